@@ -1,0 +1,117 @@
+"""Loss functions E(S, C) averaged over examples.
+
+``S`` holds the network's outputs (scores), ``C`` the targets, both of shape
+``(n_classes_or_targets, n_examples)``.  Each loss offers ``value(S, C)``,
+``gradient(S, C)`` (shape of ``S``) and ``hessian_matvec(S, C, dS)`` (shape of
+``S``), the building blocks of gradient and Gauss-Newton methods.
+"""
+
+import numpy as np
+
+from ._validation import check_matrix
+
+
+class Loss:
+    """Base class: validation shared by all losses."""
+
+    def check_input(self, S, C):
+        S = check_matrix(S, "S")
+        C = check_matrix(C, "C")
+        if C.shape != S.shape:
+            raise ValueError(
+                f"C must have the shape of S, {S.shape} (targets x examples); got shape {C.shape}"
+            )
+        return S, C
+
+    def check_direction(self, S, dS):
+        dS = check_matrix(dS, "dS")
+        if dS.shape != S.shape:
+            raise ValueError(f"dS must have the shape of S, {S.shape}; got shape {dS.shape}")
+        return dS
+
+
+class LeastSquares(Loss):
+    """Mean squared error ``E(S, C) = 1/(2n) ||S - C||_F^2``.
+
+    Notes
+    -----
+    With ``n`` the number of examples (columns):
+
+    * gradient ``(S - C) / n``,
+    * Hessian mat-vec ``dS / n`` (the Hessian is ``I / n``).
+    """
+
+    def value(self, S, C):
+        S, C = self.check_input(S, C)
+        R = S - C
+        return 0.5 * float(np.sum(R * R)) / S.shape[1]
+
+    def gradient(self, S, C):
+        S, C = self.check_input(S, C)
+        return (S - C) / S.shape[1]
+
+    def hessian_matvec(self, S, C, dS):
+        S, C = self.check_input(S, C)
+        dS = self.check_direction(S, dS)
+        return dS / S.shape[1]
+
+
+def log_softmax(S):
+    """Column-wise ``log(softmax(S))``, stable for huge scores (log-sum-exp)."""
+    shifted = S - S.max(axis=0, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
+
+
+def softmax(S):
+    """Column-wise softmax ``exp(S_ij) / sum_k exp(S_kj)``, never overflowing."""
+    return np.exp(log_softmax(S))
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Cross-entropy of the softmax of the scores, averaged over examples.
+
+    ``E(S, C) = -1/n sum_j sum_i C_ij log softmax(S)_ij``
+
+    Each column of ``C`` must be a probability vector: one-hot labels, or the
+    soft labels of a generated test problem (non-negative, summing to one).
+
+    Notes
+    -----
+    With ``P = softmax(S)`` column-wise and ``n`` examples:
+
+    * gradient ``(P - C) / n`` (columns of ``C`` sum to one),
+    * Hessian mat-vec, per column ``(diag(p) - p p^T) ds / n``, i.e.
+      ``(P * dS - P * sum(P * dS, axis=0)) / n``.
+
+    Shifting each column by its maximum before exponentiating (log-sum-exp)
+    keeps value and derivatives finite for scores of any size.
+    """
+
+    def check_input(self, S, C):
+        S, C = super().check_input(S, C)
+        if S.shape[0] < 2:
+            raise ValueError(f"softmax needs at least 2 classes (rows of S); got shape {S.shape}")
+        tol = 1e-6 if C.dtype == np.float64 else 1e-3
+        col_sums = C.sum(axis=0)
+        if np.any(C < 0) or not np.allclose(col_sums, 1.0, atol=tol, rtol=0):
+            j = int(np.argmax(np.abs(col_sums - 1.0) + (C < 0).any(axis=0)))
+            raise ValueError(
+                "C must hold one-hot labels (or class probabilities): non-negative columns "
+                f"that sum to 1; column {j} is {C[:, j]} (sum {col_sums[j]:.6g})"
+            )
+        return S, C
+
+    def value(self, S, C):
+        S, C = self.check_input(S, C)
+        return -float(np.sum(C * log_softmax(S))) / S.shape[1]
+
+    def gradient(self, S, C):
+        S, C = self.check_input(S, C)
+        return (softmax(S) - C) / S.shape[1]
+
+    def hessian_matvec(self, S, C, dS):
+        S, C = self.check_input(S, C)
+        dS = self.check_direction(S, dS)
+        P = softmax(S)
+        PdS = P * dS
+        return (PdS - P * PdS.sum(axis=0, keepdims=True)) / S.shape[1]
