@@ -160,7 +160,9 @@ def taylor_test(f, J, x, v=None, rng=None, n_steps=20, h0=1.0, min_order=1.8, na
         raise ValueError(f"J v must have the size of f(x), {f0.size}; got size {Jv.size}")
     Jv = Jv.reshape(f0.shape)
     dtype = np.result_type(f0.dtype, Jv.dtype, np.float32)
-    eps = np.finfo(dtype).eps
+    # Rounding x + h v to x's precision limits the test as much as f's own rounding:
+    # a float32 x with a float64 result (a loss returned as a Python float) is float32-accurate.
+    eps = max(np.finfo(d).eps for d in (dtype, x.dtype) if d.kind == "f")
 
     hs = h0 * 0.5 ** np.arange(n_steps)
     E0 = np.empty(n_steps)

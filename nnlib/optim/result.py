@@ -1,0 +1,165 @@
+"""The one result type every solver returns, and the bookkeeping that fills it.
+
+A solver creates a :class:`Recorder` when it starts, calls
+:meth:`Recorder.record` once per iterate, and ends with
+:meth:`Recorder.finish`.  Wall time is measured with
+:func:`time.perf_counter` from the moment the recorder was created; work
+units are read from the objective's ``work_units`` counter, so a solver never
+counts its own work and cannot miscount it.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+#: status codes shared by all solvers
+STATUS_MESSAGES = {
+    0: "converged: relative gradient norm below gtol",
+    1: "maximum number of iterations reached",
+    2: "target loss reached",
+    3: "line search failed to find sufficient decrease",
+    4: "diverged",
+}
+
+
+@dataclass
+class History:
+    """Per-iterate record of a run; entry ``k`` describes iterate ``x_k``.
+
+    Attributes
+    ----------
+    loss : list of float
+        Objective value at ``x_k`` (for mini-batch solvers: the mini-batch
+        loss, except for the last entry, which is the full training loss).
+    grad_norm : list of float
+        Euclidean norm of the (mini-batch) gradient at ``x_k``; ``nan`` where
+        it was not computed.
+    step : list of float
+        Length ``||x_k - x_{k-1}||`` of the step that produced ``x_k``
+        (0 for ``x_0``).
+    time : list of float
+        Seconds since the solver started (``time.perf_counter``).
+    work : list of float
+        Work units spent so far; one unit is one forward or one backward pass
+        over the whole training set.
+    inner_iter : list of int
+        Inner iterations (CG steps) spent to produce ``x_k``.
+    """
+
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    step: list = field(default_factory=list)
+    time: list = field(default_factory=list)
+    work: list = field(default_factory=list)
+    inner_iter: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.loss)
+
+    def to_dict(self):
+        """Plain dict of lists (JSON friendly)."""
+        return {key: [float(v) for v in values] for key, values in asdict(self).items()}
+
+    def first_reaching(self, target):
+        """Index of the first entry with ``loss <= target``, or ``None``."""
+        for k, value in enumerate(self.loss):
+            if value <= target:
+                return k
+        return None
+
+
+@dataclass
+class OptimizeResult:
+    """Outcome of a solver, in the spirit of :class:`scipy.optimize.OptimizeResult`.
+
+    Attributes
+    ----------
+    x : ndarray
+        Final iterate.
+    loss : float
+        Objective value at ``x``.
+    n_iter : int
+        Number of iterations (updates of ``x``) performed.
+    status : int
+        0 converged, 1 max_iter reached, 2 target loss reached,
+        3 line search failed, 4 diverged (see :data:`STATUS_MESSAGES`).
+    message : str
+        Human-readable reason for stopping.
+    success : bool
+        ``True`` for status 0, 1 and 2 (the run ended as asked).
+    history : History
+        Per-iterate loss, gradient norm, step, time and work units.
+    """
+
+    x: np.ndarray
+    loss: float
+    n_iter: int
+    status: int
+    message: str
+    success: bool
+    history: History
+
+    @property
+    def work_units(self):
+        """Total work units of the run."""
+        return self.history.work[-1] if self.history.work else 0.0
+
+    @property
+    def wall_time(self):
+        """Total wall-clock seconds of the run."""
+        return self.history.time[-1] if self.history.time else 0.0
+
+    def __repr__(self):
+        return (
+            f"OptimizeResult(loss={self.loss:.6g}, n_iter={self.n_iter}, success={self.success}, "
+            f"message={self.message!r}, work_units={self.work_units:.1f}, "
+            f"wall_time={self.wall_time:.3g}s)"
+        )
+
+
+class Recorder:
+    """Timer, work counter and history of one solver run.
+
+    Parameters
+    ----------
+    objective : object with a ``work_units`` attribute
+        The counter is read, never written.
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.start_time = time.perf_counter()
+        self.start_work = float(objective.work_units)
+        self.history = History()
+
+    def record(self, loss, grad_norm=np.nan, step=0.0, inner_iter=0):
+        """Append one entry describing the current iterate."""
+        h = self.history
+        h.loss.append(float(loss))
+        h.grad_norm.append(float(grad_norm))
+        h.step.append(float(step))
+        h.time.append(time.perf_counter() - self.start_time)
+        h.work.append(float(self.objective.work_units) - self.start_work)
+        h.inner_iter.append(int(inner_iter))
+
+    def finish(self, x, loss, n_iter, status, detail=""):
+        """Build the :class:`OptimizeResult`; ``detail`` is appended to the message."""
+        message = STATUS_MESSAGES[status] + (f": {detail}" if detail else "")
+        return OptimizeResult(
+            x=x,
+            loss=float(loss),
+            n_iter=int(n_iter),
+            status=status,
+            message=message,
+            success=status in (0, 1, 2),
+            history=self.history,
+        )
+
+
+def diverged_detail(iteration, loss):
+    """Message part for a run whose loss stopped being finite."""
+    return (
+        f"the loss became {loss} at iteration {iteration}; "
+        "reduce the step size or learning rate"
+    )
