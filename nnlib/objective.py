@@ -1,0 +1,406 @@
+"""The training objective of a single-layer network, for every solver of :mod:`nnlib.optim`.
+
+.. math::
+
+    f(\\theta, W) = E(W\\, Z(\\theta), C) + \\frac{\\alpha}{2}\\|\\theta\\|^2
+    + \\frac{\\alpha_W}{2}\\|W\\|_F^2, \\qquad Z(\\theta) = \\text{layer.forward}(\\theta, Y),
+
+with ``Z`` of shape ``(m, n)``, ``W`` of shape ``(n_targets, m)`` and the
+unknowns stacked as ``x = (theta, W.ravel())``.  The layer can be any object
+that follows the layer contract of :mod:`nnlib.layers` (a :class:`~nnlib.layers.Dense`
+layer gives ``Z = sigma(K Y + b)``).
+
+Work units
+----------
+One work unit is one forward or one backward pass over the whole training
+set.  The objective counts them in :attr:`SingleLayerObjective.work_units`:
+
+======================================== =====================================
+forward pass ``Z(theta)`` (value at new x) 1
+gradient (one ``J_theta^T w``)             1
+Gauss-Newton product (``J v`` and ``J^T w``) 2
+mini-batch of ``b`` of ``n`` examples        ``b / n`` per pass
+======================================== =====================================
+
+Values and Jacobians are cached for the most recent ``theta`` and ``x``, so a
+value, a gradient and a Gauss-Newton operator at the same point share one
+forward pass.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from ._validation import check_matrix, check_vector
+
+
+def subsample(Y, C, sample_size, rng):
+    """Draw a fixed random subset of the examples, once (stochastic average approximation).
+
+    Parameters
+    ----------
+    Y : ndarray, shape (n_features, n)
+    C : ndarray, shape (n_targets, n)
+    sample_size : int
+        Number of examples kept, ``1 <= sample_size <= n``.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    Y_sample, C_sample : ndarray
+        Columns ``S`` of ``Y`` and ``C`` with ``|S| = sample_size`` drawn
+        without replacement.  A deterministic solver then minimizes
+        ``1/|S| sum_{s in S} loss_s``, the sample average approximation of the
+        expected loss; the sample stays fixed during the iteration.
+    """
+    Y = check_matrix(Y, "Y")
+    C = check_matrix(C, "C", n_cols=Y.shape[1])
+    n = Y.shape[1]
+    if isinstance(sample_size, bool) or not isinstance(sample_size, (int, np.integer)) or not 1 <= sample_size <= n:
+        raise ValueError(f"sample_size must be an integer between 1 and n = {n}; got {sample_size!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    columns = np.sort(rng.choice(n, size=int(sample_size), replace=False))
+    return Y[:, columns], C[:, columns]
+
+
+def _check_weight(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative finite number; got {value!r}")
+    return float(value)
+
+
+class _Features:
+    """Forward pass at one ``theta``: ``Z`` and, on demand, ``J_theta``."""
+
+    def __init__(self, theta, Z):
+        self.theta = theta
+        self.Z = Z
+        self.J = None
+
+
+class _Outputs:
+    """Outputs at one ``x``: scores ``S = W Z``, value, and on demand the loss gradient."""
+
+    def __init__(self, x, features, W, S, value):
+        self.x = x
+        self.features = features
+        self.W = W
+        self.S = S
+        self.value = value
+        self.dS = None
+        self.gradient = None
+
+
+class SingleLayerObjective:
+    """Loss of a single-layer network with a linear last layer, and its derivatives.
+
+    Parameters
+    ----------
+    layer : Layer
+        Maps ``theta`` and ``Y`` to features ``Z`` of shape ``(layer.n_out, n)``,
+        e.g. ``Dense(n_features, width, "tanh")``.
+    loss : LeastSquares or SoftmaxCrossEntropy (or any loss with ``value``,
+        ``gradient`` and ``hessian_matvec`` of the scores ``S``)
+    Y : ndarray, shape (layer.n_in, n)
+        Training inputs, one example per column.
+    C : ndarray, shape (n_targets, n)
+        Training targets.
+    reg_theta : float, default 0
+        Weight ``alpha`` of ``alpha/2 ||theta||^2``.
+    reg_W : float, default 0
+        Weight ``alpha_W`` of ``alpha_W/2 ||W||_F^2``.
+    sample_size : int, optional
+        Keep only a fixed random sample of this many examples (stochastic
+        average approximation, see :func:`subsample`); needs ``rng``.
+    rng : numpy.random.Generator, optional
+        Draws the sample; used only with ``sample_size``.
+
+    Attributes
+    ----------
+    n_theta : int
+        Length of ``theta``.
+    W_shape : tuple
+        ``(n_targets, layer.n_out)``.
+    n_params : int
+        Length of ``x = (theta, W.ravel())``.
+    n_examples : int
+    work_units : float
+        Work spent so far (see the module docstring); solvers read it.
+
+    Notes
+    -----
+    With ``S = W Z``, ``G = dE/dS`` (shape of ``S``) and ``J = J_theta`` the
+    Jacobian of ``vec(Z)`` with respect to ``theta``:
+
+    * ``grad_theta f = J^T vec(W^T G) + alpha theta``,
+    * ``grad_W f = G Z^T + alpha_W W``,
+    * Gauss-Newton product with ``v = (v_theta, V_W)``:
+      ``dS = W mat(J v_theta) + V_W Z``, ``H = hessian_matvec(S, C, dS)``,
+      ``(J^T vec(W^T H) + alpha v_theta,  H Z^T + alpha_W V_W)``,
+
+    which is ``J_S^T (nabla^2_S E) J_S + diag(alpha I, alpha_W I)`` with
+    ``J_S`` the Jacobian of ``vec(S)`` with respect to ``x``: symmetric and
+    positive semi-definite because the loss is convex in ``S``.
+    """
+
+    def __init__(self, layer, loss, Y, C, reg_theta=0.0, reg_W=0.0, sample_size=None, rng=None):
+        for name in ("n_params", "n_in", "n_out", "forward", "jacobian_params"):
+            if not hasattr(layer, name):
+                raise ValueError(
+                    f"layer must follow the layer contract (n_params, n_in, n_out, forward, "
+                    f"jacobian_params); {type(layer).__name__} has no {name!r}"
+                )
+        for name in ("value", "gradient", "hessian_matvec"):
+            if not hasattr(loss, name):
+                raise ValueError(
+                    f"loss must offer value, gradient and hessian_matvec; {type(loss).__name__} has no {name!r}"
+                )
+        Y = check_matrix(Y, "Y", n_rows=layer.n_in)
+        C = check_matrix(C, "C")
+        if C.shape[1] != Y.shape[1]:
+            raise ValueError(
+                f"C must have one column per example of Y: shape (n_targets, {Y.shape[1]}); got shape {C.shape}"
+            )
+        # Let the loss reject bad targets now (e.g. non one-hot C for softmax), not mid-training.
+        if hasattr(loss, "check_input"):
+            loss.check_input(np.zeros_like(C), C)
+        if sample_size is not None:
+            Y, C = subsample(Y, C, sample_size, rng)
+        elif rng is not None:
+            raise ValueError("rng is only used to draw a sample; give sample_size too (or omit rng)")
+        self.layer = layer
+        self.loss = loss
+        self.Y = Y
+        self.C = C
+        self.reg_theta = _check_weight(reg_theta, "reg_theta")
+        self.reg_W = _check_weight(reg_W, "reg_W")
+        self.n_theta = int(layer.n_params)
+        self.W_shape = (C.shape[0], int(layer.n_out))
+        self.n_params = self.n_theta + self.W_shape[0] * self.W_shape[1]
+        self.n_examples = Y.shape[1]
+        self.work_units = 0.0
+        self._features = None
+        self._outputs = None
+
+    def __repr__(self):
+        return (
+            f"SingleLayerObjective({self.layer!r}, {type(self.loss).__name__}(), n_examples={self.n_examples}, "
+            f"reg_theta={self.reg_theta:g}, reg_W={self.reg_W:g})"
+        )
+
+    # ----------------------------------------------------------------- packing
+    def split(self, x):
+        """Views ``theta`` (length ``n_theta``) and ``W`` (shape ``W_shape``) of ``x``."""
+        x = check_vector(x, "x", self.n_params)
+        return x[: self.n_theta], x[self.n_theta :].reshape(self.W_shape)
+
+    def join(self, theta, W):
+        """Stack ``theta`` and ``W`` into ``x = (theta, W.ravel())``."""
+        theta = check_vector(theta, "theta", self.n_theta)
+        W = check_matrix(W, "W", n_rows=self.W_shape[0], n_cols=self.W_shape[1])
+        return np.concatenate([theta, W.ravel()])
+
+    def init_params(self, rng):
+        """``theta`` from ``layer.init_params(rng)`` and ``W`` with entries N(0, 1/m)."""
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        theta = self.layer.init_params(rng)
+        W = rng.standard_normal(self.W_shape) / np.sqrt(self.W_shape[1])
+        return np.concatenate([theta, W.ravel()])
+
+    # ------------------------------------------------------- cached evaluation
+    def features_at(self, theta):
+        """Forward pass ``Z(theta)`` (cached; 1 work unit when ``theta`` is new)."""
+        cached = self._features
+        if cached is not None and np.array_equal(cached.theta, theta):
+            return cached
+        theta = check_vector(theta, "theta", self.n_theta).copy()
+        Z = self.layer.forward(theta, self.Y)
+        self.work_units += 1.0
+        self._features = _Features(theta, Z)
+        return self._features
+
+    def features(self, theta):
+        """Features ``Z(theta)``, shape ``(m, n)``: the design matrix of the problem in ``W``."""
+        return self.features_at(theta).Z
+
+    def _jacobian(self, features):
+        # The layer's Jacobian recomputes its pre-activation; a backpropagation that stored it
+        # would not, so building J is not counted: only its products are.
+        if features.J is None:
+            features.J = self.layer.jacobian_params(features.theta, self.Y)
+        return features.J
+
+    def _outputs_at(self, x):
+        cached = self._outputs
+        if cached is not None and np.array_equal(cached.x, x):
+            return cached
+        theta, W = self.split(x)
+        features = self.features_at(theta)
+        # A diverging solver may feed huge weights: report an infinite loss instead of warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = W @ features.Z
+            if np.all(np.isfinite(S)):
+                value = self.loss.value(S, self.C) + self._regularization(theta, W)
+            else:
+                value = np.inf
+        self._outputs = _Outputs(np.array(x, copy=True), features, W.copy(), S, float(value))
+        return self._outputs
+
+    def _regularization(self, theta, W):
+        return 0.5 * self.reg_theta * float(theta @ theta) + 0.5 * self.reg_W * float(np.sum(W * W))
+
+    def value(self, x):
+        """Objective value ``f(x)``; one forward pass unless ``theta`` was seen last."""
+        return self._outputs_at(x).value
+
+    def gradient(self, x):
+        """Gradient of ``f`` at ``x``, shape ``(n_params,)``."""
+        return self.value_and_gradient(x)[1]
+
+    def value_and_gradient(self, x, batch=None):
+        """Value and gradient at ``x``, on all examples or on a mini-batch.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_params,)
+        batch : ndarray of int, optional
+            Column indices of a mini-batch.  Then the loss is averaged over
+            the batch only (an unbiased estimate of the full loss), nothing
+            is cached, and the work counted is ``2 * len(batch) / n``.
+
+        Returns
+        -------
+        value : float
+        gradient : ndarray, shape (n_params,)
+        """
+        if batch is not None:
+            return self._batch_value_and_gradient(x, batch)
+        out = self._outputs_at(x)
+        if out.gradient is None:
+            if not np.isfinite(out.value):
+                out.gradient = np.full(self.n_params, np.nan)
+                return out.value, out.gradient.copy()
+            theta = out.features.theta
+            out.dS = self.loss.gradient(out.S, self.C)
+            grad_theta = self._jacobian(out.features).rmatvec((out.W.T @ out.dS).ravel())
+            self.work_units += 1.0
+            grad_W = out.dS @ out.features.Z.T
+            out.gradient = np.concatenate(
+                [grad_theta + self.reg_theta * theta, (grad_W + self.reg_W * out.W).ravel()]
+            )
+        return out.value, out.gradient.copy()
+
+    def _batch_value_and_gradient(self, x, batch):
+        batch = np.asarray(batch)
+        if batch.ndim != 1 or batch.dtype.kind not in "iu" or batch.size == 0:
+            raise ValueError(f"batch must be a non-empty 1-D array of example indices; got {batch!r}")
+        theta, W = self.split(x)
+        Y, C = self.Y[:, batch], self.C[:, batch]
+        fraction = batch.size / self.n_examples
+        Z = self.layer.forward(theta, Y)
+        self.work_units += fraction
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = W @ Z
+        if not np.all(np.isfinite(S)):
+            return np.inf, np.full(self.n_params, np.nan)
+        value = self.loss.value(S, C) + self._regularization(theta, W)
+        dS = self.loss.gradient(S, C)
+        grad_theta = self.layer.jacobian_params(theta, Y).rmatvec((W.T @ dS).ravel())
+        self.work_units += fraction
+        grad_W = dS @ Z.T
+        return value, np.concatenate(
+            [grad_theta + self.reg_theta * theta, (grad_W + self.reg_W * W).ravel()]
+        )
+
+    # ------------------------------------------------------------ Gauss-Newton
+    def gauss_newton_operator(self, x, coupling=True):
+        """Gauss-Newton matrix ``J_S^T (nabla^2_S E) J_S + regularization`` as a LinearOperator.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_params,)
+        coupling : bool, default True
+            ``False`` drops the blocks that couple ``theta`` and ``W``: the
+            block-diagonal approximation of the lecture notes ("use the full
+            Hessian for W, ignore the coupling").
+
+        Returns
+        -------
+        LinearOperator, shape (n_params, n_params)
+            Symmetric positive semi-definite (definite if both regularization
+            weights are positive); each product costs 2 work units (one
+            ``J v``, one ``J^T w``), counted when it is applied.
+
+        Notes
+        -----
+        With ``v = (v_theta, V_W)`` and ``H(.) = hessian_matvec(S, C, .)``,
+        coupled: ``dS = W mat(J v_theta) + V_W Z``, result
+        ``(J^T vec(W^T H(dS)) + alpha v_theta, H(dS) Z^T + alpha_W V_W)``;
+        block-diagonal: ``dS_1 = W mat(J v_theta)``, ``dS_2 = V_W Z``, result
+        ``(J^T vec(W^T H(dS_1)) + alpha v_theta, H(dS_2) Z^T + alpha_W V_W)``.
+        """
+        out = self._outputs_at(x)
+        J = self._jacobian(out.features)
+        Z, W, S = out.features.Z, out.W, out.S
+        m, n = Z.shape
+        n_theta = self.n_theta
+
+        def theta_part(H):
+            return J.rmatvec((W.T @ H).ravel())
+
+        def matvec(v):
+            v = np.ravel(v)
+            v_theta, V_W = v[:n_theta], v[n_theta:].reshape(W.shape)
+            dS_theta = W @ J.matvec(v_theta).reshape(m, n)
+            self.work_units += 2.0
+            if coupling:
+                H = self.loss.hessian_matvec(S, self.C, dS_theta + V_W @ Z)
+                H_theta, H_W = H, H
+            else:
+                H_theta = self.loss.hessian_matvec(S, self.C, dS_theta)
+                H_W = self.loss.hessian_matvec(S, self.C, V_W @ Z)
+            return np.concatenate(
+                [theta_part(H_theta) + self.reg_theta * v_theta, (H_W @ Z.T + self.reg_W * V_W).ravel()]
+            )
+
+        return LinearOperator(
+            (self.n_params, self.n_params), matvec=matvec, rmatvec=matvec, dtype=out.features.Z.dtype
+        )
+
+    def gauss_newton_theta(self, theta, W):
+        """The ``theta``-block ``J^T W^T (nabla^2_S E) W J + alpha I`` at ``(theta, W)``.
+
+        What the outer Gauss-Newton iteration of variable projection uses
+        (with ``W = W(theta)``); 2 work units per product.
+        """
+        out = self._outputs_at(self.join(theta, W))
+        J = self._jacobian(out.features)
+        m, n = out.features.Z.shape
+        W, S = out.W, out.S
+
+        def matvec(v):
+            v = np.ravel(v)
+            H = self.loss.hessian_matvec(S, self.C, W @ J.matvec(v).reshape(m, n))
+            self.work_units += 2.0
+            return J.rmatvec((W.T @ H).ravel()) + self.reg_theta * v
+
+        return LinearOperator((self.n_theta, self.n_theta), matvec=matvec, rmatvec=matvec, dtype=S.dtype)
+
+    def jacobian_theta(self, theta):
+        """``J_theta``: Jacobian of ``vec(Z)`` with respect to ``theta`` (cached LinearOperator)."""
+        return self._jacobian(self.features_at(theta))
+
+    # ---------------------------------------------------------------- metrics
+    def predict(self, x, Y):
+        """Scores ``S = W Z(theta; Y)`` for new inputs ``Y`` (not counted as work)."""
+        theta, W = self.split(x)
+        return W @ self.layer.forward(theta, Y)
+
+    def data_loss(self, x, Y=None, C=None):
+        """``E(W Z, C)`` without regularization, on the training data or on ``(Y, C)``."""
+        if Y is None and C is None:
+            return self.loss.value(self._outputs_at(x).S, self.C)
+        return self.loss.value(self.predict(x, Y), C)

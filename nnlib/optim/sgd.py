@@ -1,0 +1,154 @@
+"""Stochastic gradient descent with mini-batches, momentum and Nesterov momentum."""
+
+import numpy as np
+
+from ._checks import (
+    check_max_iter,
+    check_objective,
+    check_positive,
+    check_rng,
+    check_start,
+    check_target,
+    check_unit_interval,
+)
+from .result import Recorder, diverged_detail
+
+
+def check_batch_size(batch_size, objective):
+    """``None`` means the full batch; otherwise an integer in ``[1, n_examples]``."""
+    n = objective.n_examples
+    if batch_size is None:
+        return n
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None (full batch); got {batch_size!r}")
+    if batch_size > n:
+        raise ValueError(f"batch_size must not exceed the number of training examples, {n}; got {batch_size}")
+    return int(batch_size)
+
+
+def minibatches(n_examples, batch_size, rng):
+    """Endless stream of index arrays: each epoch visits a fresh permutation in chunks.
+
+    A last chunk smaller than ``batch_size`` is dropped, so every step sees
+    ``batch_size`` examples and the work per step is constant.
+    """
+    if batch_size == n_examples:
+        everything = np.arange(n_examples)
+        while True:
+            yield everything
+    while True:
+        order = rng.permutation(n_examples)
+        for start in range(0, n_examples - batch_size + 1, batch_size):
+            yield order[start : start + batch_size]
+
+
+def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update):
+    """The loop shared by SGD and Adam: draw a batch, evaluate, check, update.
+
+    ``update(k, x, g, evaluate)`` returns the new ``x``; ``evaluate(x)``
+    gives the mini-batch value and gradient at another point (Nesterov).
+    Entry ``k < n_iter`` of the history holds the mini-batch loss at ``x_k``;
+    the last entry holds the full training loss at the final ``x`` (one
+    forward pass, counted).
+    """
+    objective = check_objective(objective)
+    x = check_start(x0, objective)
+    max_iter = check_max_iter(max_iter)
+    batch_size = check_batch_size(batch_size, objective)
+    if batch_size < objective.n_examples:
+        rng = check_rng(rng)
+    target_loss = check_target(target_loss)
+
+    rec = Recorder(objective)
+    batches = minibatches(objective.n_examples, batch_size, rng)
+    last_step = 0.0
+    for k in range(max_iter):
+        batch = next(batches)
+        full = batch_size == objective.n_examples
+        f, g = objective.value_and_gradient(x) if full else objective.value_and_gradient(x, batch)
+        if not np.isfinite(f) or not np.all(np.isfinite(g)):
+            rec.record(f, np.nan, last_step)
+            return rec.finish(x, f, k, 4, diverged_detail(k, f))
+        rec.record(f, float(np.linalg.norm(g)), last_step)
+        if full and target_loss is not None and f <= target_loss:
+            return rec.finish(x, f, k, 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x_new = update(k, x, g, lambda z: objective.value_and_gradient(z, None if full else batch))
+        if not np.all(np.isfinite(x_new)):
+            return rec.finish(x, f, k, 4, diverged_detail(k + 1, "nan (the weights overflowed)"))
+        last_step = float(np.linalg.norm(x_new - x))
+        x = x_new
+    f = objective.value(x)
+    rec.record(f, np.nan, last_step)
+    if not np.isfinite(f):
+        return rec.finish(x, f, max_iter, 4, diverged_detail(max_iter, f))
+    status = 2 if target_loss is not None and f <= target_loss else 1
+    return rec.finish(x, f, max_iter, status)
+
+
+def sgd(
+    objective,
+    x0,
+    learning_rate=1e-2,
+    max_iter=1000,
+    batch_size=None,
+    momentum=0.0,
+    nesterov=False,
+    rng=None,
+    target_loss=None,
+):
+    """Minimize ``objective`` by (mini-batch) stochastic gradient descent.
+
+    Parameters
+    ----------
+    objective : object
+        Offers ``value_and_gradient(x, batch)``, ``n_examples``, ``n_params``
+        and ``work_units`` (e.g. :class:`nnlib.objective.SingleLayerObjective`).
+    x0 : ndarray, shape (n_params,)
+    learning_rate : float, default 1e-2
+        Step size ``eta > 0``.
+    max_iter : int, default 1000
+        Number of updates (mini-batch steps, not epochs).
+    batch_size : int, optional
+        Examples per step; ``None`` uses all of them (gradient descent).
+    momentum : float, default 0
+        Coefficient ``mu`` in ``[0, 1)``.
+    nesterov : bool, default False
+        Evaluate the gradient at the look-ahead point ``x + mu v``.
+    rng : numpy.random.Generator
+        Shuffles the examples; required when ``batch_size < n_examples``.
+    target_loss : float, optional
+        With full batches: stop once ``f(x_k) <= target_loss``.
+
+    Returns
+    -------
+    OptimizeResult
+
+    Notes
+    -----
+    With mini-batch gradient ``g_k`` (an unbiased estimate of the full
+    gradient) the iteration is
+
+    * plain: ``x_{k+1} = x_k - eta g_k(x_k)``,
+    * momentum: ``v_{k+1} = mu v_k - eta g_k(x_k)``, ``x_{k+1} = x_k + v_{k+1}``,
+    * Nesterov: ``v_{k+1} = mu v_k - eta g_k(x_k + mu v_k)``, same update of ``x``.
+
+    Each epoch draws a new permutation of the examples from ``rng`` and walks
+    through it in batches.  Work per step: ``2 b / n`` (forward and backward
+    on ``b`` of ``n`` examples); Nesterov's look-ahead gradient adds another
+    ``2 b / n``.  A non-finite loss or weight stops the run with status 4.
+    """
+    eta = check_positive(learning_rate, "learning_rate")
+    mu = check_unit_interval(momentum, "momentum")
+    velocity = np.zeros(np.size(x0))
+
+    def update(k, x, g, evaluate):
+        nonlocal velocity
+        if mu == 0.0:
+            return x - eta * g
+        if nesterov:
+            g = evaluate(x + mu * velocity)[1]
+        velocity = mu * velocity - eta * g
+        return x + velocity
+
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update)
