@@ -25,6 +25,12 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 REQUIREMENTS = ROOT / "requirements.txt"
 STAMP = VENV / ".requirements.sha256"
+VENDOR = ROOT / "_vendor"
+
+# MathJax 3 comes from PyPI (django-static-mathjax, no dependencies) and is copied into
+# _vendor/ at build time (not committed), so pages render math with no internet.  Only
+# what TeX input and HTML output need is kept: about 3 MB of the 35 MB package.
+MATHJAX_KEEP = ("tex-mml-chtml.js", "output/chtml/", "input/tex/extensions/", "ui/", "a11y/")
 
 
 def run(*cmd, **kwargs):
@@ -49,11 +55,30 @@ def ensure_venv():
     print(f"installed requirements in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def vendor_javascript():
+    """Copy MathJax 3 from the virtual environment into _vendor/mathjax (once)."""
+    import shutil
+
+    target = VENDOR / "mathjax"
+    if (target / "tex-mml-chtml.js").exists():
+        return
+    source = subprocess.run(
+        [str(PYTHON), "-c", "import mathjax, pathlib; print(pathlib.Path(mathjax.__path__[0], 'static', 'mathjax', 'es5'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    for path in Path(source).rglob("*"):
+        name = path.relative_to(source).as_posix()
+        if path.is_file() and name.startswith(MATHJAX_KEEP):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / name)
+
+
 def chapters():
     return sorted(p for p in (ROOT / "chapters").glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
 def build_book():
+    vendor_javascript()
     status = run(BIN / "jupyter-book", "build", ".", "-n", "-W", "--keep-going")
     index = ROOT / "_build" / "html" / "index.html"
     if status == 0:
