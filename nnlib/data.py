@@ -90,3 +90,77 @@ def labels_from_one_hot(C):
     """Class index of each column of a one-hot (or probability) matrix."""
     C = check_matrix(C, "C")
     return np.argmax(C, axis=0)
+
+
+#: SHA-256 of ``data/digits.npz``; see ``data/README.md`` for how the file was made.
+DIGITS_SHA256 = "b385e16fea2e2d18753311b89ed7c90e71a2322f001269fae340709ddf50716a"
+
+
+def _default_digits_path():
+    from pathlib import Path
+
+    # nnlib/ sits in the repository root (editable install), next to data/.
+    return Path(__file__).resolve().parents[1] / "data" / "digits.npz"
+
+
+def digits(path=None):
+    """The 8x8 handwritten digits (UCI optical recognition, 1797 images).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        Location of ``digits.npz``.  Default: ``data/digits.npz`` in the
+        repository that holds the ``nnlib`` package directory (the course
+        installs nnlib editable, so this is the checked-out repository).
+
+    Returns
+    -------
+    Y : ndarray, shape (64, 1797)
+        One image per column, pixels in row-major order (``Y[:, j]`` is
+        ``image.ravel()``), grey levels 0..16 scaled to ``[0, 1]`` (float64).
+    C : ndarray, shape (10, 1797)
+        One-hot labels, ``C[d, j] = 1`` if image ``j`` shows digit ``d``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file's SHA-256 is not :data:`DIGITS_SHA256` (the message names
+        both hashes), or its arrays do not have the documented shapes.  The
+        check runs on the raw bytes before anything is parsed, so a corrupted
+        file never yields partly loaded data.
+
+    Notes
+    -----
+    Source, licence (CC BY 4.0) and the exact extraction commands are in
+    ``data/README.md``.  The file holds ``images`` (1797, 8, 8) uint8 and
+    ``labels`` (1797,) int64 and is read with ``allow_pickle=False``.
+    To view example ``j`` as an image: ``Y[:, j].reshape(8, 8)``.
+    """
+    import hashlib
+    import io
+    from pathlib import Path
+
+    path = _default_digits_path() if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"digits data file not found at {path}; pass path= to the repository's data/digits.npz"
+        )
+    raw = path.read_bytes()
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != DIGITS_SHA256:
+        raise ValueError(
+            f"{path} is corrupted or not the course's digits file: "
+            f"expected SHA-256 {DIGITS_SHA256}, got {actual}"
+        )
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        images = np.asarray(npz["images"])
+        labels = np.asarray(npz["labels"])
+    if images.shape != (1797, 8, 8) or labels.shape != (1797,):
+        raise ValueError(
+            f"digits file must hold images (1797, 8, 8) and labels (1797,); "
+            f"got {images.shape} and {labels.shape}"
+        )
+    Y = images.reshape(images.shape[0], 64).T / 16.0
+    return Y, one_hot(labels.astype(np.int64), 10)
