@@ -1,0 +1,40 @@
+"""Solvers for training: one module per method, one result type for all.
+
+========================= =====================================================
+:func:`armijo`            backtracking line search (sufficient decrease)
+:func:`conjugate_gradient` CG for the inner Gauss-Newton / Newton systems
+:func:`steepest_descent`  gradient descent with Armijo line search
+:func:`sgd`               mini-batch SGD, optional momentum / Nesterov
+:func:`adam`              Adam
+:func:`gauss_newton`      matrix-free Gauss-Newton-CG (full or block-diagonal)
+:func:`varpro`            variable projection: W eliminated, GN or SD in theta
+========================= =====================================================
+
+Every solver takes an objective (see :mod:`nnlib.objective`) and a start
+``x0`` and returns an :class:`OptimizeResult` whose ``history`` records loss,
+gradient norm, step, wall time and work units per iterate.
+"""
+
+from .adam import adam
+from .cg import CGResult, conjugate_gradient
+from .gauss_newton import gauss_newton
+from .linesearch import LineSearchResult, armijo
+from .result import History, OptimizeResult
+from .sgd import sgd
+from .steepest import steepest_descent
+from .varpro import ReducedObjective, varpro
+
+__all__ = [
+    "CGResult",
+    "History",
+    "LineSearchResult",
+    "OptimizeResult",
+    "ReducedObjective",
+    "adam",
+    "armijo",
+    "conjugate_gradient",
+    "gauss_newton",
+    "sgd",
+    "steepest_descent",
+    "varpro",
+]

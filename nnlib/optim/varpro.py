@@ -1,0 +1,270 @@
+"""Variable projection: eliminate the linear last layer ``W`` and optimize over ``theta`` only."""
+
+import numpy as np
+import scipy.linalg
+from scipy.sparse.linalg import LinearOperator
+
+from ..losses import LeastSquares
+from ._checks import check_max_iter, check_nonnegative
+from .cg import conjugate_gradient
+from .gauss_newton import gauss_newton
+from .linesearch import armijo
+from .steepest import steepest_descent
+
+
+class ReducedObjective:
+    """The reduced (projected) objective ``phi(theta) = min_W f(theta, W)``.
+
+    Offers the same protocol as :class:`nnlib.objective.SingleLayerObjective`
+    (``value``, ``value_and_gradient``, ``gauss_newton_operator``,
+    ``n_params``, ``work_units``), so any outer solver can minimize it.
+
+    Parameters
+    ----------
+    objective : SingleLayerObjective
+        The full problem in ``x = (theta, W)``.
+    inner_gtol : float, default 1e-9
+        Newton-CG (cross-entropy) stops when ``||grad_W f|| <= inner_gtol``.
+    inner_max_iter : int, default 50
+        Newton iterations per inner solve.
+    inner_cg_rtol : float, default 1e-3
+        Relative tolerance of the CG solve inside each Newton step.
+    projected : bool, default True
+        For least squares, use the Kaufman Gauss-Newton matrix that accounts
+        for ``W`` following ``theta``; otherwise the ``theta``-block of the
+        full Gauss-Newton matrix at ``W(theta)``.
+    W0 : ndarray, optional
+        First warm start of the Newton-CG inner solve (zeros if omitted).
+
+    Notes
+    -----
+    **Inner problem.**  For fixed ``theta`` the features ``Z = Z(theta)``
+    (shape ``(m, n)``) are fixed and ``W`` solves the convex problem
+    ``min_W E(W Z, C) + alpha_W/2 ||W||_F^2``:
+
+    * least squares, ``E = 1/(2n) ||W Z - C||_F^2``: the normal equations
+      ``W (Z Z^T + n alpha_W I) = C Z^T``, solved directly by a Cholesky
+      factorization of the ``m x m`` matrix (``alpha_W > 0``) or through the
+      SVD of ``Z`` (pseudo-inverse, when ``alpha_W = 0``);
+    * cross-entropy: Newton-CG (Hessian products
+      ``V -> H(V Z) Z^T + alpha_W V``) with an Armijo line search, warm-started
+      from the previous ``W``.
+
+    **Reduced gradient.**  Because ``grad_W f(theta, W(theta)) = 0``,
+    ``grad phi(theta) = grad_theta f(theta, W(theta))``: the ``dW/dtheta``
+    term drops out.  This holds only as accurately as the inner problem is
+    solved.
+
+    **Reduced Gauss-Newton matrix** (least squares, ``projected=True``).
+    With ``P = I - Z^T (Z Z^T + n alpha_W I)^{-1} Z`` (``n x n``, symmetric,
+    eigenvalues in ``[0, 1]``), the Jacobian of the residual of the reduced
+    problem is approximated (Kaufman, 1975) by
+    ``dR = (W mat(J v)) P``, which removes the part of a change of the
+    features that a change of ``W`` can absorb.  The operator is
+    ``v -> J^T vec(W^T (W mat(J v)) P^2) / n + alpha v``.
+
+    **Work units.**  Forward and backward passes of the network are counted
+    by ``objective``.  In addition, a direct least-squares solve counts 1,
+    each pass of the linear last layer in Newton-CG (``W Z``, ``G Z^T``)
+    counts 1 (2 per Hessian product), and each projected Gauss-Newton product
+    counts 3 (``J v``, ``J^T w`` and the projections).
+    """
+
+    def __init__(self, objective, inner_gtol=1e-9, inner_max_iter=50, inner_cg_rtol=1e-3, projected=True, W0=None):
+        for name in ("features", "join", "gauss_newton_theta", "n_theta", "W_shape", "loss"):
+            if not hasattr(objective, name):
+                raise ValueError(
+                    f"variable projection needs an objective with a linear last layer "
+                    f"(SingleLayerObjective); {type(objective).__name__} has no {name!r}"
+                )
+        self.objective = objective
+        self.inner_gtol = check_nonnegative(inner_gtol, "inner_gtol")
+        self.inner_max_iter = check_max_iter(inner_max_iter, "inner_max_iter")
+        self.inner_cg_rtol = check_nonnegative(inner_cg_rtol, "inner_cg_rtol")
+        self.least_squares = isinstance(objective.loss, LeastSquares)
+        self.projected = bool(projected) and self.least_squares
+        self.n_params = objective.n_theta
+        self.n_examples = objective.n_examples
+        self.inner_work = 0.0
+        self.inner_iterations = 0
+        self._W_warm = np.zeros(objective.W_shape) if W0 is None else np.array(W0, dtype=float).reshape(objective.W_shape)
+        self._solved = None  # (theta, W, factorization)
+
+    @property
+    def work_units(self):
+        """Network passes counted by the objective plus the inner solves' passes."""
+        return self.objective.work_units + self.inner_work
+
+    # ------------------------------------------------------------ inner solve
+    def solve_W(self, theta):
+        """``W(theta) = argmin_W f(theta, W)``, cached for the last ``theta``."""
+        if self._solved is not None and np.array_equal(self._solved[0], theta):
+            return self._solved[1]
+        theta = np.array(theta, dtype=float)
+        Z = self.objective.features(theta)
+        if self.least_squares:
+            W, factor = self._solve_least_squares(Z)
+        else:
+            W, factor = self._solve_newton_cg(Z), None
+        self._W_warm = W
+        self._solved = (theta, W, factor)
+        return W
+
+    def _solve_least_squares(self, Z):
+        n = Z.shape[1]
+        shift = n * self.objective.reg_W
+        C = self.objective.C
+        self.inner_work += 1.0
+        if shift > 0:
+            try:
+                # Regularized normal equations: SPD, m x m, cheap; the shift bounds the condition number.
+                factor = ("cholesky", scipy.linalg.cho_factor(Z @ Z.T + shift * np.eye(Z.shape[0])))
+                W = scipy.linalg.cho_solve(factor[1], Z @ C.T).T
+                return W, factor
+            except np.linalg.LinAlgError:
+                pass
+        # Without regularization Z Z^T may be singular: the SVD gives the minimum-norm solution.
+        U, sigma, Vt = np.linalg.svd(Z, full_matrices=False)
+        keep = sigma > sigma[0] * max(Z.shape) * np.finfo(Z.dtype).eps
+        filt = np.where(keep, sigma / np.where(keep, sigma**2 + shift, 1.0), 0.0)
+        W = ((C @ Vt.T) * filt) @ U.T
+        return W, ("svd", Vt, np.where(keep, sigma**2 / (sigma**2 + shift), 0.0))
+
+    def _solve_newton_cg(self, Z):
+        loss, C, alpha = self.objective.loss, self.objective.C, self.objective.reg_W
+        W = self._W_warm.copy()
+
+        def value_of(W):
+            self.inner_work += 1.0
+            return loss.value(W @ Z, C) + 0.5 * alpha * float(np.sum(W * W))
+
+        for _ in range(self.inner_max_iter):
+            S = W @ Z
+            value = loss.value(S, C) + 0.5 * alpha * float(np.sum(W * W))
+            G = loss.gradient(S, C) @ Z.T + alpha * W
+            self.inner_work += 2.0
+            g_norm = float(np.linalg.norm(G))
+            if g_norm <= self.inner_gtol:
+                break
+
+            def hessian(v, S=S):
+                V = v.reshape(W.shape)
+                self.inner_work += 2.0
+                return (loss.hessian_matvec(S, C, V @ Z) @ Z.T + alpha * V).ravel()
+
+            step = conjugate_gradient(hessian, -G.ravel(), rtol=self.inner_cg_rtol, max_iter=G.size).x.reshape(W.shape)
+            slope = float(np.sum(G * step))
+            if not slope < 0:
+                step, slope = -G, -(g_norm**2)
+            search = armijo(lambda a: value_of(W + a * step), value, slope)
+            if not search.success:
+                break  # round-off level: W is as accurate as double precision allows
+            W = W + search.step * step
+            self.inner_iterations += 1
+        return W
+
+    # ------------------------------------------------------- reduced problem
+    def full_x(self, theta):
+        """``x = (theta, W(theta))`` for the full objective."""
+        return self.objective.join(theta, self.solve_W(theta))
+
+    def value(self, theta):
+        """``phi(theta) = f(theta, W(theta))``."""
+        return self.objective.value(self.full_x(theta))
+
+    def value_and_gradient(self, theta):
+        """``phi(theta)`` and ``grad phi(theta) = grad_theta f(theta, W(theta))``."""
+        value, gradient = self.objective.value_and_gradient(self.full_x(theta))
+        return value, gradient[: self.n_params]
+
+    def gauss_newton_operator(self, theta):
+        """Gauss-Newton matrix of the reduced problem (see the class Notes)."""
+        W = self.solve_W(theta)
+        if not self.projected:
+            return self.objective.gauss_newton_theta(theta, W)
+        objective = self.objective
+        Z = objective.features(theta)
+        J = objective.jacobian_theta(theta)
+        factor = self._solved[2]
+        m, n = Z.shape
+
+        def project(R):
+            # R P = R - (R Z^T) M^{-1} Z with M = Z Z^T + n alpha_W I.
+            if factor[0] == "cholesky":
+                return R - scipy.linalg.cho_solve(factor[1], Z @ R.T).T @ Z
+            Vt, filt = factor[1], factor[2]
+            return R - ((R @ Vt.T) * filt) @ Vt
+
+        def matvec(v):
+            v = np.ravel(v)
+            R = project(project(W @ J.matvec(v).reshape(m, n)))
+            objective.work_units += 2.0
+            self.inner_work += 1.0
+            return J.rmatvec((W.T @ R).ravel()) / n + objective.reg_theta * v
+
+        return LinearOperator((self.n_params, self.n_params), matvec=matvec, rmatvec=matvec, dtype=Z.dtype)
+
+
+def varpro(
+    objective,
+    x0,
+    outer="gauss_newton",
+    max_iter=50,
+    target_loss=None,
+    inner_gtol=1e-9,
+    inner_max_iter=50,
+    projected=True,
+    **outer_options,
+):
+    """Train ``(theta, W)`` by variable projection: ``W = W(theta)`` solved inside.
+
+    Parameters
+    ----------
+    objective : SingleLayerObjective
+    x0 : ndarray, shape (n_params,) or (n_theta,)
+        Starting point; only its ``theta`` part matters (a given ``W`` part
+        warm-starts the first cross-entropy solve).
+    outer : {"gauss_newton", "steepest"}, default "gauss_newton"
+        Solver for the reduced problem in ``theta``.
+    max_iter : int, default 50
+        Outer iterations.
+    target_loss : float, optional
+        Stop as soon as the loss is at most this.
+    inner_gtol, inner_max_iter : float, int
+        Accuracy and budget of the inner Newton-CG solve (cross-entropy).
+    projected : bool, default True
+        Kaufman's projected Gauss-Newton matrix for least squares
+        (see :class:`ReducedObjective`).
+    **outer_options
+        Passed on to :func:`~nnlib.optim.gauss_newton` (``cg_rtol``,
+        ``cg_max_iter``, ``gtol``...) or :func:`~nnlib.optim.steepest_descent`.
+
+    Returns
+    -------
+    OptimizeResult
+        ``x`` is the full vector ``(theta, W(theta))`` and the work units
+        include the inner solves.
+
+    Notes
+    -----
+    The reduced problem ``min_theta phi(theta)``, ``phi(theta) = min_W f(theta, W)``,
+    has fewer unknowns and is often much better conditioned than the joint
+    problem: the optimal ``W`` is recomputed for every ``theta`` instead of
+    being learned slowly alongside it (Newman, Ruthotto, Hart, van Bloemen
+    Waanders, "Train like a (Var)Pro", SIMODS 2021).
+    """
+    if outer not in ("gauss_newton", "steepest"):
+        raise ValueError(f"outer must be 'gauss_newton' or 'steepest'; got {outer!r}")
+    x0 = np.asarray(x0, dtype=float)
+    n_theta = objective.n_theta
+    if x0.ndim != 1 or x0.size not in (n_theta, objective.n_params):
+        raise ValueError(
+            f"x0 must be a 1-D array of length n_params = {objective.n_params} (theta and W) "
+            f"or n_theta = {n_theta} (theta only); got shape {x0.shape}"
+        )
+    W0 = x0[n_theta:].reshape(objective.W_shape) if x0.size == objective.n_params else None
+    reduced = ReducedObjective(objective, inner_gtol=inner_gtol, inner_max_iter=inner_max_iter, projected=projected, W0=W0)
+    solver = gauss_newton if outer == "gauss_newton" else steepest_descent
+    result = solver(reduced, x0[:n_theta], max_iter=max_iter, target_loss=target_loss, **outer_options)
+    result.x = reduced.full_x(result.x)
+    return result
