@@ -69,7 +69,9 @@ def armijo(phi, phi0, dphi0, step0=1.0, c1=1e-4, shrink=0.5, max_trials=30):
     the condition holds for all small enough ``a`` when ``f`` is
     differentiable, so the search ends unless round-off hides the decrease.
     A trial whose value is not finite (NaN or inf: the step overflowed the
-    model) is simply rejected.  An accepted step never increases ``f``.
+    model) is simply rejected, and so is one that does not decrease ``f``
+    strictly (near round-off level ``phi(0) + c1 a phi'(0)`` rounds to
+    ``phi(0)``).  An accepted step never increases ``f``.
     """
     step = check_positive(step0, "step0")
     c1 = check_open_unit(c1, "c1")
@@ -83,7 +85,9 @@ def armijo(phi, phi0, dphi0, step0=1.0, c1=1e-4, shrink=0.5, max_trials=30):
         )
     for trial in range(1, max_trials + 1):
         value = float(phi(step))
-        if np.isfinite(value) and value <= phi0 + c1 * step * dphi0:
+        # Demanding a strict decrease too stops the search from "accepting" tiny steps
+        # whose decrease is lost to round-off, which would stall the solver silently.
+        if np.isfinite(value) and value <= phi0 + c1 * step * dphi0 and value < phi0:
             return LineSearchResult(step, value, trial, True)
         step *= shrink
     return LineSearchResult(0.0, float(phi0), max_trials, False)

@@ -69,14 +69,16 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
         if not np.isfinite(f) or not np.all(np.isfinite(g)):
             rec.record(f, np.nan, last_step)
             return rec.finish(x, f, k, 4, diverged_detail(k, f))
-        rec.record(f, float(np.linalg.norm(g)), last_step)
+        with np.errstate(over="ignore"):
+            rec.record(f, float(np.linalg.norm(g)), last_step)
         if full and target_loss is not None and f <= target_loss:
             return rec.finish(x, f, k, 2)
         with np.errstate(over="ignore", invalid="ignore"):
             x_new = update(k, x, g, lambda z: objective.value_and_gradient(z, None if full else batch))
         if not np.all(np.isfinite(x_new)):
             return rec.finish(x, f, k, 4, diverged_detail(k + 1, "nan (the weights overflowed)"))
-        last_step = float(np.linalg.norm(x_new - x))
+        with np.errstate(over="ignore", invalid="ignore"):
+            last_step = float(np.linalg.norm(x_new - x))
         x = x_new
     f = objective.value(x)
     rec.record(f, np.nan, last_step)

@@ -1,0 +1,161 @@
+"""Steepest descent, Gauss-Newton, SGD and Adam: known solutions, work units, bad settings, divergence."""
+
+import numpy as np
+import pytest
+from scipy.sparse.linalg import aslinearoperator
+
+from nnlib import Dense, LeastSquares
+from nnlib.data import peaks
+from nnlib.objective import SingleLayerObjective
+from nnlib.optim import OptimizeResult, adam, gauss_newton, sgd, steepest_descent
+
+
+class Quadratic:
+    """f(x) = 1/2 x^T A x - b^T x: its Gauss-Newton matrix is its Hessian A."""
+
+    def __init__(self, A, b):
+        self.A, self.b = A, b
+        self.n_params = b.size
+        self.work_units = 0.0
+
+    def value(self, x):
+        self.work_units += 1
+        return 0.5 * x @ self.A @ x - self.b @ x
+
+    def value_and_gradient(self, x):
+        self.work_units += 2
+        return 0.5 * x @ self.A @ x - self.b @ x, self.A @ x - self.b
+
+    def gauss_newton_operator(self, x):
+        return aslinearoperator(self.A)
+
+
+@pytest.fixture
+def quadratic():
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    A = (Q * np.geomspace(1.0, 100.0, 12)) @ Q.T
+    return Quadratic(A, rng.standard_normal(12))
+
+
+@pytest.fixture
+def peaks_problem():
+    rng = np.random.default_rng(0)
+    Y, C = peaks(200, rng)
+    objective = SingleLayerObjective(Dense(2, 8, "tanh"), LeastSquares(), Y, C, reg_theta=1e-4, reg_W=1e-4)
+    return objective, objective.init_params(rng)
+
+
+def test_gauss_newton_solves_quadratic_in_one_step(quadratic):
+    x_star = np.linalg.solve(quadratic.A, quadratic.b)
+    result = gauss_newton(quadratic, np.zeros(12), max_iter=5, cg_rtol=1e-12, cg_max_iter=40, gtol=1e-8)
+    assert isinstance(result, OptimizeResult)
+    assert result.n_iter == 1 and result.status == 0 and result.success
+    assert np.allclose(result.x, x_star, rtol=1e-8)
+    assert result.history.step[1] > 0 and len(result.history) == 2
+
+
+def test_steepest_descent_converges_on_quadratic(quadratic):
+    x_star = np.linalg.solve(quadratic.A, quadratic.b)
+    result = steepest_descent(quadratic, np.zeros(12), max_iter=3000, gtol=1e-7)
+    assert result.status == 0
+    assert np.allclose(result.x, x_star, atol=1e-5)
+    assert all(b <= a for a, b in zip(result.history.loss, result.history.loss[1:]))
+
+
+def test_gauss_newton_work_units(peaks_problem):
+    """One GN iteration with k CG steps and t trials costs 2k + t + 1 after the initial 2."""
+    objective, x0 = peaks_problem
+    trials = []
+    value = objective.value
+    objective.value = lambda x: (trials.append(1), value(x))[1]
+    try:
+        result = gauss_newton(objective, x0, max_iter=1, cg_max_iter=7, cg_rtol=1e-12)
+    finally:
+        del objective.value
+    k, t = result.history.inner_iter[1], len(trials)
+    assert k == 7 and t >= 1
+    assert result.history.work == [2.0, 2.0 + 2 * k + t + 1]
+
+
+@pytest.mark.parametrize("coupling", [True, False])
+def test_gauss_newton_decreases_training_loss(peaks_problem, coupling):
+    objective, x0 = peaks_problem
+    result = gauss_newton(objective, x0, max_iter=15, coupling=coupling)
+    losses = result.history.loss
+    assert result.success and losses[-1] < 0.5 * losses[0]
+    assert all(b <= a for a, b in zip(losses, losses[1:]))  # the line search never accepts an increase
+    assert len(losses) == len(result.history.time) == len(result.history.work) == result.n_iter + 1
+    assert np.all(np.diff(result.history.time) >= 0) and np.all(np.diff(result.history.work) > 0)
+
+
+def test_target_loss_stops_early(peaks_problem):
+    objective, x0 = peaks_problem
+    target = objective.value(x0) * 0.5
+    result = gauss_newton(objective, x0, max_iter=100, target_loss=target)
+    assert result.status == 2 and result.loss <= target and result.n_iter < 100
+    assert result.history.first_reaching(target) == result.n_iter
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"batch_size": 50}, {"batch_size": 50, "momentum": 0.9}, {"batch_size": 50, "momentum": 0.9, "nesterov": True}],
+)
+def test_sgd_decreases_loss(peaks_problem, options):
+    objective, x0 = peaks_problem
+    rng = np.random.default_rng(3) if "batch_size" in options else None
+    result = sgd(objective, x0, learning_rate=0.05, max_iter=200, rng=rng, **options)
+    assert result.success and result.loss < 0.7 * objective.value(x0)
+    assert len(result.history) == 201
+
+
+def test_adam_decreases_loss_and_counts_work(peaks_problem):
+    objective, x0 = peaks_problem
+    result = adam(objective, x0, learning_rate=1e-2, max_iter=100)
+    assert result.success and result.loss < 0.5 * objective.value(x0)
+    assert result.history.work[-1] == pytest.approx(2 * 100 + 1)  # forward+backward per step, final forward
+    batched = adam(objective, x0, learning_rate=1e-2, max_iter=20, batch_size=50, rng=np.random.default_rng(0))
+    assert batched.history.work[-1] == pytest.approx(20 * 2 * 50 / 200 + 1)
+
+
+def test_stochastic_runs_are_deterministic(peaks_problem):
+    objective, x0 = peaks_problem
+    runs = [sgd(objective, x0, max_iter=30, batch_size=20, rng=np.random.default_rng(7)) for _ in range(2)]
+    assert np.array_equal(runs[0].x, runs[1].x)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda o, x: sgd(o, x, learning_rate=0.0), "learning_rate must be a positive"),
+        (lambda o, x: adam(o, x, learning_rate=-1e-3), "learning_rate must be a positive"),
+        (lambda o, x: sgd(o, x, batch_size=201, rng=np.random.default_rng(0)), "must not exceed the number of training examples, 200"),
+        (lambda o, x: sgd(o, x, batch_size=10), "rng must be a numpy.random.Generator"),
+        (lambda o, x: sgd(o, x, momentum=1.0), r"momentum must lie in \[0, 1\)"),
+        (lambda o, x: adam(o, x, max_iter=-1), "max_iter must be a non-negative integer"),
+        (lambda o, x: gauss_newton(o, x, max_iter=-1), "max_iter must be a non-negative integer"),
+        (lambda o, x: steepest_descent(o, x, step0=0.0), "step0 must be a positive"),
+        (lambda o, x: steepest_descent(o, x[:-1]), r"x0 must be a 1-D array of length n_params = 32"),
+        (lambda o, x: gauss_newton(object(), x), "objective must offer"),
+    ],
+)
+def test_bad_settings_raise(peaks_problem, call, match):
+    objective, x0 = peaks_problem
+    with pytest.raises(ValueError, match=match):
+        call(objective, x0)
+
+
+@pytest.mark.parametrize("solver", [sgd, adam])
+def test_divergent_run_stops_with_clear_message(peaks_problem, solver):
+    objective, x0 = peaks_problem
+    result = solver(objective, x0, learning_rate=1e200, max_iter=50)
+    assert not result.success and result.status == 4
+    assert "diverged" in result.message and "iteration" in result.message
+    assert "reduce the step size or learning rate" in result.message
+
+
+def test_max_iter_zero_returns_start(peaks_problem):
+    objective, x0 = peaks_problem
+    for solver in (gauss_newton, steepest_descent, sgd, adam):
+        result = solver(objective, x0, max_iter=0)
+        assert result.n_iter == 0 and np.array_equal(result.x, x0) and result.success
