@@ -5,7 +5,7 @@ Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
 :mod:`nnlib.interactive`.  Data matrices are ``(n_features, n_examples)``.
 """
 
-from . import activations, checks, data, layers, losses
+from . import activations, checks, conv, data, layers, losses, parametric
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy

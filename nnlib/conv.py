@@ -1,0 +1,814 @@
+"""Convolution layers: structured, weight-sharing parametric models.
+
+A convolution ``z = theta * y`` with a small stencil ``theta`` is a linear map
+``z = K(theta) y`` whose matrix is Toeplitz (zero boundary conditions) or
+circulant (periodic boundary conditions).  Layers here:
+
+=================== ======================================================
+:class:`Conv1D`     multi-channel 1-D convolution, optional stride, bias, activation
+:class:`Conv2D`     the same for images
+:class:`AvgPool1D`  average over non-overlapping windows (no parameters)
+:class:`AvgPool2D`  the same for images
+=================== ======================================================
+
+Data layout
+-----------
+A column of ``Y`` is one example, flattened in C order from the array
+``(channels, length)`` (1-D) or ``(channels, height, width)`` (2-D):
+``Y[:, j] = y_j.ravel()`` and ``y_j = Y[:, j].reshape(c, h, w)``.
+Internally the layers work on ``Y.reshape(c, h, w, n)`` (examples last), which
+is a view, not a copy.
+
+Two algorithms compute the same thing:
+
+* ``"fft"``: the circulant ``K(theta) = F^* diag(lambda) F`` is diagonalized by
+  the discrete Fourier transform, ``lambda = F(K(theta) u_1)`` from its first
+  column (the stencil placed around index 0); zero boundary conditions are the
+  periodic ones on a grid padded with ``k`` zeros on each side.
+* ``"direct"``: the sum over the ``(2k+1)^d`` stencil entries of shifted copies
+  of the (padded) input, each term one matrix product over channels.  For the
+  common 3 x 3 stencils this is much faster than the FFT.
+
+``method="auto"`` picks direct for stencils with at most :data:`DIRECT_MAX_TAPS`
+entries and FFT above.
+"""
+
+import math
+
+import numpy as np
+import scipy.fft as sfft
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+
+from ._validation import check_positive_int, check_vector, result_dtype
+from .activations import get_activation
+from .layers import Layer
+
+BOUNDARIES = ("periodic", "zero")
+METHODS = ("auto", "direct", "fft")
+
+#: ``method="auto"`` uses the direct sum for stencils with at most this many entries
+DIRECT_MAX_TAPS = 49
+
+#: largest number of grid points for which :func:`conv_matrix` builds a sparse matrix
+CONV_MATRIX_MAX_SIZE = 4096
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------
+
+
+def _as_tuple(value, ndim, name, positive=True):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,) * ndim
+    try:
+        value = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an int or a tuple of {ndim} ints; got {value!r}") from None
+    if len(value) != ndim:
+        raise ValueError(f"{name} must be an int or a tuple of {ndim} ints; got {value!r}")
+    return tuple(check_positive_int(v, name) for v in value)
+
+
+def _check_kernel(kernel, shape, name="kernel_size"):
+    for kk, s in zip(kernel, shape):
+        if kk % 2 == 0:
+            raise ValueError(f"{name} must be odd (a centred stencil of size 2k+1); got {kernel}")
+        if kk > s:
+            raise ValueError(f"{name} {kernel} must not exceed the grid size {shape}")
+    return kernel
+
+
+def _embed_indices(kernel, grid):
+    """Grid indices ``a mod S`` of the stencil offsets ``a = -k..k`` along each axis."""
+    return [np.arange(-(kk // 2), kk // 2 + 1) % S for kk, S in zip(kernel, grid)]
+
+
+def _shift_matrix(s, a, periodic):
+    """``(S_a y)_i = y_{i-a}`` on ``s`` points (zero or periodic extension), sparse."""
+    i = np.arange(s)
+    j = i - a
+    if periodic:
+        j = j % s
+        keep = np.ones(s, dtype=bool)
+    else:
+        keep = (j >= 0) & (j < s)
+    return sp.csr_matrix((np.ones(keep.sum()), (i[keep], j[keep])), shape=(s, s))
+
+
+def conv_matrix(stencil, shape, boundary="periodic"):
+    """Sparse matrix ``K`` of a single-channel convolution, ``vec(z) = K vec(y)``.
+
+    Parameters
+    ----------
+    stencil : array_like, shape (2k+1,) or (2k_1+1, 2k_2+1)
+        Stencil ``theta``; entry ``[k + a]`` multiplies ``y_{i-a}``.
+    shape : int or tuple of int
+        Grid ``(n_f,)`` or ``(h, w)``; at most :data:`CONV_MATRIX_MAX_SIZE` points.
+    boundary : {"periodic", "zero"}
+        Circulant (periodic) or Toeplitz (zero) structure.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (prod(shape), prod(shape))
+
+    Notes
+    -----
+    ``z_i = sum_{a=-k}^{k} theta_a y_{i-a}`` (in 2-D the sum runs over both
+    offsets).  ``K = sum_a theta_a S_a`` (1-D) or
+    ``sum_{a,b} theta_ab (S_a kron S_b)`` (2-D, C order), with ``S_a`` the shift
+    ``(S_a y)_i = y_{i-a}``.  For teaching and testing only: the layers never
+    form ``K``.
+    """
+    stencil = np.asarray(stencil, dtype=float)
+    ndim = stencil.ndim
+    if ndim not in (1, 2):
+        raise ValueError(f"stencil must be 1-D or 2-D; got shape {stencil.shape}")
+    shape = _as_tuple(shape, ndim, "shape")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
+    size = math.prod(shape)
+    if size > CONV_MATRIX_MAX_SIZE:
+        raise ValueError(
+            f"conv_matrix builds K only for grids with at most {CONV_MATRIX_MAX_SIZE} points; "
+            f"got {shape} ({size} points). Use Conv1D/Conv2D, which are matrix-free."
+        )
+    _check_kernel(stencil.shape, shape, "stencil shape")
+    periodic = boundary == "periodic"
+    K = sp.csr_matrix((size, size))
+    for idx in np.ndindex(*stencil.shape):
+        if stencil[idx] == 0:
+            continue
+        shifts = [_shift_matrix(s, i - kk // 2, periodic) for s, i, kk in zip(shape, idx, stencil.shape)]
+        S = shifts[0] if ndim == 1 else sp.kron(shifts[0], shifts[1], format="csr")
+        K = K + stencil[idx] * S
+    return K.tocsr()
+
+
+def circulant_eigenvalues(stencil, shape):
+    """Eigenvalues ``lambda = F(K u_1)`` of the periodic convolution with ``stencil``.
+
+    Parameters
+    ----------
+    stencil : array_like, shape (2k+1,) or (2k_1+1, 2k_2+1)
+    shape : int or tuple of int
+        Grid size; the result has this shape.
+
+    Returns
+    -------
+    ndarray of complex
+        ``lambda`` with ``K y = real(ifftn(lambda * fftn(y)))`` (NumPy's FFT
+        conventions), i.e. ``K = F^{-1} diag(lambda) F``.
+
+    Notes
+    -----
+    The first column ``K u_1`` of the circulant ``K`` is the stencil wrapped
+    around index 0: entry ``theta_a`` sits at index ``a mod n``.  Placing it
+    there is the linear map ``theta -> Q theta`` of the lecture notes.
+    """
+    stencil = np.asarray(stencil, dtype=float)
+    shape = _as_tuple(shape, stencil.ndim, "shape")
+    _check_kernel(stencil.shape, shape, "stencil shape")
+    first_column = np.zeros(shape)
+    first_column[np.ix_(*_embed_indices(stencil.shape, shape))] = stencil
+    return sfft.fftn(first_column)
+
+
+def _fold_periodic(G, axis, s, k):
+    """Adjoint of periodic padding by ``k`` along ``axis``: add the halo back onto the core."""
+    sl = [slice(None)] * G.ndim
+
+    def take(a, b):
+        sl[axis] = slice(a, b)
+        return tuple(sl)
+
+    core = G[take(k, k + s)].copy()
+    if k:
+        core[take(s - k, s)] += G[take(0, k)]
+        core[take(0, k)] += G[take(k + s, k + s + k)]
+    return core
+
+
+# ---------------------------------------------------------------------------
+# convolution
+# ---------------------------------------------------------------------------
+
+
+class _Convolution:
+    """Implementation shared by :class:`Conv1D` and :class:`Conv2D` (not a Layer itself)."""
+
+    _ndim = None
+
+    def _setup(self, c_in, c_out, shape, kernel_size, boundary, stride, bias, activation, method):
+        d = self._ndim
+        self.c_in = check_positive_int(c_in, "c_in")
+        self.c_out = check_positive_int(c_out, "c_out")
+        self.shape = _as_tuple(shape, d, "shape" if d == 1 else "image_shape")
+        self.kernel_size = _check_kernel(_as_tuple(kernel_size, d, "kernel_size"), self.shape)
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
+        self.boundary = boundary
+        self.stride = _as_tuple(stride, d, "stride")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        self.method = method
+        if method == "auto":
+            method = "direct" if math.prod(self.kernel_size) <= DIRECT_MAX_TAPS else "fft"
+        self._method = method
+        self.bias = bool(bias)
+        self.activation = get_activation(activation)
+        self.out_shape = tuple(-(-s // st) for s, st in zip(self.shape, self.stride))
+        self.half = tuple(kk // 2 for kk in self.kernel_size)
+        self.stencil_shape = (self.c_out, self.c_in) + self.kernel_size
+        self.n_stencil = math.prod(self.stencil_shape)
+        self.n_in = self.c_in * math.prod(self.shape)
+        self.n_out = self.c_out * math.prod(self.out_shape)
+        self.n_params = self.n_stencil + (self.c_out if self.bias else 0)
+        # Grid on which the circular convolution runs: the input padded by k on each side
+        # (zero values for "zero"; for the direct method also wrapped values for "periodic").
+        self._padded = tuple(s + 2 * k for s, k in zip(self.shape, self.half))
+        self._fft_grid = self.shape if boundary == "periodic" else self._padded
+
+    def __repr__(self):
+        args = [f"c_in={self.c_in}", f"c_out={self.c_out}", f"shape={self.shape}"]
+        args.append(f"kernel_size={self.kernel_size}")
+        args.append(f"boundary={self.boundary!r}")
+        if any(st != 1 for st in self.stride):
+            args.append(f"stride={self.stride}")
+        if not self.bias:
+            args.append("bias=False")
+        args.append(f"activation={self.activation.name!r}")
+        if self.method != "auto":
+            args.append(f"method={self.method!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    # --- parameters -----------------------------------------------------------
+
+    def unpack(self, theta):
+        """Split ``theta`` into the stencils ``(c_out, c_in, *kernel_size)`` and ``b`` (c_out,)."""
+        theta = check_vector(theta, "theta", self.n_params)
+        return theta[: self.n_stencil].reshape(self.stencil_shape), theta[self.n_stencil :]
+
+    def pack(self, stencils, b=None):
+        """Stack stencils ``(c_out, c_in, *kernel_size)`` and bias ``b`` into ``theta``."""
+        stencils = np.asarray(stencils, dtype=float)
+        if stencils.shape != self.stencil_shape:
+            raise ValueError(f"stencils must have shape {self.stencil_shape}; got shape {stencils.shape}")
+        parts = [stencils.ravel()]
+        if self.bias:
+            parts.append(check_vector(np.zeros(self.c_out) if b is None else b, "b", self.c_out))
+        elif b is not None:
+            raise ValueError("this layer has no bias (bias=False); got b")
+        return np.concatenate(parts)
+
+    def init_params(self, rng, dtype=np.float64):
+        """Stencil entries N(0, 1 / (c_in * taps)), bias N(0, 1) scaled by 0.1.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        dtype : numpy dtype, default float64
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        fan_in = self.c_in * math.prod(self.kernel_size)
+        parts = [rng.standard_normal(self.n_stencil) / np.sqrt(fan_in)]
+        if self.bias:
+            parts.append(0.1 * rng.standard_normal(self.c_out))
+        return np.concatenate(parts).astype(dtype)
+
+    # --- layout ---------------------------------------------------------------
+
+    def _grid(self, Y):
+        """``(n_in, n)`` -> ``(c_in, *shape, n)`` (a view for C-contiguous ``Y``)."""
+        return Y.reshape((self.c_in,) + self.shape + (Y.shape[1],))
+
+    def _pad(self, X):
+        """Pad the spatial axes of ``X`` by ``k`` (wrapped for periodic, zeros for zero)."""
+        width = [(0, 0)] + [(k, k) for k in self.half] + [(0, 0)]
+        return np.pad(X, width, mode="wrap" if self.boundary == "periodic" else "constant")
+
+    def _unpad(self, G):
+        """Adjoint of :meth:`_pad`."""
+        if self.boundary == "periodic":
+            for axis, (s, k) in enumerate(zip(self.shape, self.half), start=1):
+                G = _fold_periodic(G, axis, s, k)
+            return G
+        core = (slice(None),) + tuple(slice(k, k + s) for s, k in zip(self.shape, self.half))
+        return G[core]
+
+    def _subsample(self, A):
+        """Keep every ``stride``-th output point (the identity for stride 1)."""
+        if all(st == 1 for st in self.stride):
+            return A
+        return A[(slice(None),) + tuple(slice(None, None, st) for st in self.stride)]
+
+    def _upsample(self, W):
+        """Adjoint of :meth:`_subsample`: put ``W`` back on the full grid, zeros elsewhere."""
+        if all(st == 1 for st in self.stride):
+            return W
+        full = np.zeros((W.shape[0],) + self.shape + (W.shape[-1],), dtype=W.dtype)
+        full[(slice(None),) + tuple(slice(None, None, st) for st in self.stride)] = W
+        return full
+
+    # --- direct method --------------------------------------------------------
+    # On the padded grid flattened to one axis (with the example axis last), the output
+    # point q needs the input at q + offset(a) for each stencil offset a, so each term of
+    # the sum is a matrix product with a contiguous column block of the flat array.
+
+    def _direct_geometry(self, n):
+        strides = []
+        acc = n
+        for S in reversed(self._padded):
+            strides.append(acc)
+            acc *= S
+        strides = strides[::-1]  # flat stride of each spatial axis of the padded grid
+        # last valid output point + 1, in flat padded coordinates
+        L = sum((s - 1) * st for s, st in zip(self.shape, strides)) + n
+        rows = self.shape[0] * strides[0]  # full rows, including junk columns (2-D)
+        offsets = []
+        for idx in np.ndindex(*self.kernel_size):
+            # stencil entry idx is offset a = idx - k and reads the padded input at q + (k - a)
+            offsets.append(sum((2 * k - i) * st for i, k, st in zip(idx, self.half, strides)))
+        return L, rows, offsets
+
+    def _direct_crop(self, Zflat, n):
+        """``(c_out, rows)`` on the padded row layout -> ``(c_out, *shape, n)``."""
+        full = Zflat.reshape((Zflat.shape[0], self.shape[0]) + self._padded[1:] + (n,))
+        return full[(slice(None), slice(None)) + tuple(slice(0, s) for s in self.shape[1:])]
+
+    def _direct_embed(self, W, n):
+        """Adjoint of :meth:`_direct_crop`: ``(c_out, *shape, n)`` -> ``(c_out, rows)``."""
+        full = np.zeros((W.shape[0], self.shape[0]) + self._padded[1:] + (n,), dtype=W.dtype)
+        full[(slice(None), slice(None)) + tuple(slice(0, s) for s in self.shape[1:])] = W
+        return full.reshape(W.shape[0], -1)
+
+    def _direct_apply(self, stencils, Pflat, n):
+        L, rows, offsets = self._direct_geometry(n)
+        taps = stencils.reshape(self.c_out, self.c_in, -1)
+        Z = np.zeros((self.c_out, rows), dtype=Pflat.dtype)
+        Zv = Z[:, :L]
+        tmp = np.empty((self.c_out, L), dtype=Pflat.dtype)
+        for t, off in enumerate(offsets):
+            block = Pflat[:, off : off + L]
+            if self.c_in == 1 and self.c_out == 1:
+                np.multiply(block, taps[0, 0, t], out=tmp)
+            else:
+                np.matmul(taps[:, :, t], block, out=tmp)
+            Zv += tmp
+        return self._direct_crop(Z, n)
+
+    def _direct_adjoint_stencil(self, Pflat, Wfull, n):
+        L, _, offsets = self._direct_geometry(n)
+        Wv = Wfull[:, :L]
+        G = np.empty((self.c_out, self.c_in, len(offsets)), dtype=Pflat.dtype)
+        for t, off in enumerate(offsets):
+            G[:, :, t] = Wv @ Pflat[:, off : off + L].T
+        return G.reshape(self.stencil_shape)
+
+    def _direct_adjoint_input(self, stencils, Wfull, n):
+        L, _, offsets = self._direct_geometry(n)
+        taps = stencils.reshape(self.c_out, self.c_in, -1)
+        Wv = Wfull[:, :L]
+        Gflat = np.zeros((self.c_in, math.prod(self._padded) * n), dtype=Wfull.dtype)
+        tmp = np.empty((self.c_in, L), dtype=Wfull.dtype)
+        for t, off in enumerate(offsets):
+            np.matmul(taps[:, :, t].T, Wv, out=tmp)
+            Gflat[:, off : off + L] += tmp
+        return self._unpad(Gflat.reshape((self.c_in,) + self._padded + (n,)))
+
+    # --- FFT method -------------------------------------------------------------
+
+    def _axes(self):
+        return tuple(range(1, self._ndim + 1))
+
+    def _fft_input(self, X):
+        """``F`` of the input on the FFT grid (zero-padded for zero boundary conditions)."""
+        if self.boundary == "zero":
+            width = [(0, 0)] + [(k, k) for k in self.half] + [(0, 0)]
+            X = np.pad(X, width)
+        return sfft.rfftn(X, axes=self._axes())
+
+    def _eigenvalues(self, stencils):
+        """``lambda = F(Q theta)`` for every (c_out, c_in) pair: shape (c_out, c_in, *freq)."""
+        E = np.zeros(self.stencil_shape[:2] + self._fft_grid, dtype=stencils.dtype)
+        E[(slice(None), slice(None)) + np.ix_(*_embed_indices(self.kernel_size, self._fft_grid))] = stencils
+        return sfft.rfftn(E, axes=tuple(range(2, 2 + self._ndim)))
+
+    def _fft_crop(self, A):
+        if self.boundary == "zero":
+            A = A[(slice(None),) + tuple(slice(k, k + s) for s, k in zip(self.shape, self.half))]
+        return A
+
+    def _fft_embed(self, W):
+        if self.boundary == "zero":
+            full = np.zeros((W.shape[0],) + self._fft_grid + (W.shape[-1],), dtype=W.dtype)
+            full[(slice(None),) + tuple(slice(k, k + s) for s, k in zip(self.shape, self.half))] = W
+            W = full
+        return W
+
+    @staticmethod
+    def _mix(M, Xhat):
+        """``out[o, f, n] = sum_c M[o, c, f] Xhat[c, f, n]`` as a batched product over f."""
+        o, c = M.shape[:2]
+        freq = Xhat.shape[1:-1]
+        Mf = M.reshape(o, c, -1).transpose(2, 0, 1)
+        Xf = Xhat.reshape(c, -1, Xhat.shape[-1]).transpose(1, 0, 2)
+        return (Mf @ Xf).transpose(1, 0, 2).reshape((o,) + freq + (Xhat.shape[-1],))
+
+    def _fft_apply(self, stencils, Xhat):
+        Zhat = self._mix(self._eigenvalues(stencils), Xhat)
+        A = sfft.irfftn(Zhat, s=self._fft_grid, axes=self._axes())
+        return self._fft_crop(A)
+
+    def _fft_adjoint_stencil(self, Xhat, W):
+        What = sfft.rfftn(self._fft_embed(W), axes=self._axes())
+        o, c = self.c_out, self.c_in
+        freq = What.shape[1:-1]
+        Wf = What.reshape(o, -1, What.shape[-1]).transpose(1, 0, 2)  # (f, o, n)
+        Xf = Xhat.reshape(c, -1, Xhat.shape[-1]).transpose(1, 2, 0)  # (f, n, c)
+        Ghat = (Wf @ Xf.conj()).transpose(1, 2, 0).reshape((o, c) + freq)
+        G = sfft.irfftn(Ghat, s=self._fft_grid, axes=tuple(range(2, 2 + self._ndim)))
+        idx = np.ix_(*_embed_indices(self.kernel_size, self._fft_grid))
+        return G[(slice(None), slice(None)) + idx]
+
+    def _fft_adjoint_input(self, stencils, W):
+        What = sfft.rfftn(self._fft_embed(W), axes=self._axes())
+        lam = self._eigenvalues(stencils)
+        Ghat = self._mix(lam.conj().swapaxes(0, 1), What)
+        G = sfft.irfftn(Ghat, s=self._fft_grid, axes=self._axes())
+        return self._fft_crop(G)
+
+    # --- the linear part K(theta) y, prepared per input ------------------------
+
+    def _prepare(self, X):
+        """What the chosen method needs from the input (padded flat array or its FFT)."""
+        n = X.shape[-1]
+        if self._method == "direct":
+            return self._pad(X).reshape(self.c_in, -1), n
+        return self._fft_input(X), n
+
+    def _linear(self, stencils, prep):
+        data, n = prep
+        if self._method == "direct":
+            A = self._direct_apply(stencils, data, n)
+        else:
+            A = self._fft_apply(stencils, data)
+        return self._subsample(A)
+
+    def _linear_adjoint_stencil(self, prep, W):
+        data, n = prep
+        W = self._upsample(W)
+        if self._method == "direct":
+            return self._direct_adjoint_stencil(data, self._direct_embed(W, n), n)
+        return self._fft_adjoint_stencil(data, W)
+
+    def _linear_adjoint_input(self, stencils, W):
+        n = W.shape[-1]
+        W = self._upsample(W)
+        if self._method == "direct":
+            return self._direct_adjoint_input(stencils, self._direct_embed(W, n), n)
+        return self._fft_adjoint_input(stencils, W)
+
+    # --- the layer contract -------------------------------------------------------
+
+    def _point(self, theta, Y):
+        """Validated ``theta`` and ``Y`` in one dtype; stencils, bias and the grid of ``Y``."""
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        theta = theta.astype(dtype, copy=False)
+        Y = np.ascontiguousarray(Y, dtype=dtype)
+        stencils, b = self.unpack(theta)
+        return stencils, b, self._grid(Y), dtype
+
+    def _activate(self, A, b):
+        if self.bias:
+            A = A + b.reshape((-1,) + (1,) * (A.ndim - 1))
+        return A
+
+    def _derivative(self, stencils, b, prep):
+        """``sigma'(A)`` on the output grid, or None for the identity activation."""
+        if self.activation.name == "identity":
+            return None
+        return self.activation.derivative(self._activate(self._linear(stencils, prep), b))
+
+    def forward(self, theta, Y):
+        """Return ``Z = sigma(K(theta) Y + b)`` of shape ``(n_out, n_examples)``."""
+        stencils, b, X, dtype = self._point(theta, Y)
+        A = self._activate(self._linear(stencils, self._prepare(X)), b)
+        Z = self.activation.value(A)
+        return np.ascontiguousarray(Z, dtype=dtype).reshape(self.n_out, -1)
+
+    def _out_grid(self, w, n):
+        return np.reshape(w, (self.c_out,) + self.out_shape + (n,))
+
+    def jacobian_params(self, theta, Y):
+        """Jacobian of ``vec(Z)`` with respect to ``theta`` (stencils, bias) as a LinearOperator."""
+        stencils, b, X, dtype = self._point(theta, Y)
+        n = X.shape[-1]
+        prep = self._prepare(X)
+        D = self._derivative(stencils, b, prep)
+        ns = self.n_stencil
+
+        def matvec(v):
+            v = np.asarray(v, dtype=dtype).ravel()
+            dA = self._linear(v[:ns].reshape(self.stencil_shape), prep)
+            if self.bias:
+                dA = self._activate(dA, v[ns:])
+            if D is not None:
+                dA = D * dA
+            return np.ascontiguousarray(dA, dtype=dtype).ravel()
+
+        def rmatvec(w):
+            W = self._out_grid(np.asarray(w, dtype=dtype), n)
+            if D is not None:
+                W = D * W
+            parts = [self._linear_adjoint_stencil(prep, W).ravel()]
+            if self.bias:
+                parts.append(W.reshape(self.c_out, -1).sum(axis=1))
+            return np.concatenate(parts).astype(dtype, copy=False)
+
+        return LinearOperator((self.n_out * n, self.n_params), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+
+    def jacobian_input(self, theta, Y):
+        """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
+        stencils, b, X, dtype = self._point(theta, Y)
+        n = X.shape[-1]
+        D = self._derivative(stencils, b, self._prepare(X))
+
+        def matvec(v):
+            V = self._grid(np.asarray(v, dtype=dtype).reshape(self.n_in, n))
+            dA = self._linear(stencils, self._prepare(V))
+            if D is not None:
+                dA = D * dA
+            return np.ascontiguousarray(dA, dtype=dtype).ravel()
+
+        def rmatvec(w):
+            W = self._out_grid(np.asarray(w, dtype=dtype), n)
+            if D is not None:
+                W = D * W
+            G = self._linear_adjoint_input(stencils, W)
+            return np.ascontiguousarray(G, dtype=dtype).ravel()
+
+        return LinearOperator((self.n_out * n, self.n_in * n), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+
+
+_CONV_NOTES = """
+    Notes
+    -----
+    Shapes: ``Y`` is ``(c_in * {grid}, n)``, one example per column flattened
+    in C order from ``(c_in, {grid_t})``; ``Z`` is ``(c_out * {out}, n)`` in
+    the same layout with the output grid ``{out_t}``, ``out = ceil(size / stride)``.
+    ``theta = (stencils.ravel(), b)`` with stencils of shape
+    ``(c_out, c_in, {kern})`` and ``b`` of shape ``(c_out,)`` (if ``bias``), so
+    ``n_params = c_out c_in {taps} (+ c_out)``.
+
+    For output channel ``o`` (the lecture's block matrix of convolutions,
+    ``z_o = sum_c K^{{oc}}(theta^{{oc}}) y_c``)
+
+    ``A_o[i] = sum_c sum_{{a=-k}}^{{k}} theta^{{oc}}_a y_c[i - a] + b_o``,
+    ``Z_o = sigma(A_o)`` sampled at ``i = stride * j``,
+
+    where ``theta_a`` is stencil entry ``[k + a]`` and ``y_c[i - a]`` outside the
+    grid is 0 (``boundary="zero"``: Toeplitz ``K``) or wraps around
+    (``"periodic"``: circulant ``K``).  This is convolution, not correlation:
+    it equals ``scipy.signal.convolve(y_c, theta^{{oc}}, mode="same")``.
+
+    Periodic via the FFT: ``K y = real(F^* (lambda * F y))`` with
+    ``lambda = F(Q theta)``, ``Q theta`` the stencil placed around index 0 (the
+    first column of ``K``).  The Jacobians with ``D = sigma'(A)``:
+
+    * ``J_theta v = D * (K(v) y + v_b)`` (the same formula, linear in theta);
+    * ``J_theta^T w = real(Q^T F diag(F y) F^* w')``, ``w' = D * w``
+      (lecture notes; NumPy conventions give
+      ``Q^T irfftn(conj(rfftn(y)) * rfftn(w'))``, a correlation of ``w'`` with
+      ``y``, summed over examples), and ``sum(w')`` per channel for ``b``;
+    * ``J_y v = D * (K v)`` and ``J_y^T w = K^T (D * w)`` with
+      ``K^T = F^* diag(conj(lambda)) F``.
+
+    Zero boundary conditions use the same formulas on the grid padded by ``k``
+    zeros on each side, then cropped.  The direct method computes the same sums
+    as ``(2k+1)^d`` matrix products over channels, one per stencil entry, on
+    shifted blocks of the padded input; stride keeps every ``stride``-th output
+    point (its adjoint scatters back with zeros between).  Every product is
+    matrix-free: no ``K``, ``Q`` or Jacobian matrix is formed.
+"""
+
+
+class Conv1D(_Convolution, Layer):
+    """Multi-channel 1-D convolution layer ``Z = sigma(K(theta) Y + b)``.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Numbers of input and output channels.
+    length : int
+        Number of grid points ``n_f`` of each channel.
+    kernel_size : int, default 3
+        Odd stencil size ``2k + 1`` (at most ``length``).
+    boundary : {"periodic", "zero"}, default "periodic"
+    stride : int, default 1
+        Keep every ``stride``-th output point.
+    bias : bool, default True
+        Add a learned bias per output channel.
+    activation : str or Activation, default "identity"
+    method : {"auto", "direct", "fft"}, default "auto"
+    """ + _CONV_NOTES.format(
+        grid="n_f", grid_t="n_f", out="n_out_f", out_t="(c_out, n_out_f)", kern="2k+1", taps="(2k+1)"
+    )
+
+    _ndim = 1
+
+    def __init__(
+        self, c_in, c_out, length, kernel_size=3, boundary="periodic", stride=1, bias=True,
+        activation="identity", method="auto",
+    ):
+        self._setup(c_in, c_out, length, kernel_size, boundary, stride, bias, activation, method)
+
+    @classmethod
+    def test_cases(cls):
+        return [
+            (cls(1, 1, 8), 3),
+            (cls(2, 3, 7, 3, "zero", activation="tanh"), 2),
+            (cls(2, 2, 9, 5, "periodic", stride=2, method="fft", activation="sigmoid"), 2),
+            (cls(3, 2, 6, 3, "zero", stride=3, bias=False, method="fft"), 1),
+            (cls(1, 2, 5, 5, "periodic", method="direct", activation="softplus"), 2),
+        ]
+
+
+class Conv2D(_Convolution, Layer):
+    """Multi-channel 2-D convolution layer ``Z = sigma(K(theta) Y + b)``.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Numbers of input and output channels (e.g. 3 for an RGB image).
+    image_shape : int or (int, int)
+        ``(h, w)`` of each channel.
+    kernel_size : int or (int, int), default 3
+        Odd stencil sizes ``(2k_1 + 1, 2k_2 + 1)``.
+    boundary : {"periodic", "zero"}, default "periodic"
+    stride : int or (int, int), default 1
+    bias : bool, default True
+    activation : str or Activation, default "identity"
+    method : {"auto", "direct", "fft"}, default "auto"
+    """ + _CONV_NOTES.format(
+        grid="h * w", grid_t="h, w", out="h_out * w_out", out_t="(c_out, h_out, w_out)",
+        kern="2k_1+1, 2k_2+1", taps="(2k_1+1)(2k_2+1)",
+    )
+
+    _ndim = 2
+
+    def __init__(
+        self, c_in, c_out, image_shape, kernel_size=3, boundary="periodic", stride=1, bias=True,
+        activation="identity", method="auto",
+    ):
+        self._setup(c_in, c_out, image_shape, kernel_size, boundary, stride, bias, activation, method)
+
+    @classmethod
+    def test_cases(cls):
+        return [
+            (cls(1, 1, (5, 6)), 2),
+            (cls(3, 2, (4, 5), 3, "zero", activation="tanh"), 2),
+            (cls(2, 2, (6, 5), (3, 5), "periodic", method="fft", activation="sigmoid"), 2),
+            (cls(2, 3, (5, 4), 3, "zero", stride=2, bias=False, method="fft"), 1),
+            (cls(1, 2, (6, 6), 3, "periodic", stride=(2, 3), method="direct", activation="softplus"), 3),
+        ]
+
+
+# ---------------------------------------------------------------------------
+# average pooling
+# ---------------------------------------------------------------------------
+
+
+class _AvgPool:
+    """Implementation shared by :class:`AvgPool1D` and :class:`AvgPool2D`."""
+
+    _ndim = None
+    n_params = 0
+
+    def _setup(self, channels, shape, pool):
+        d = self._ndim
+        self.channels = check_positive_int(channels, "channels")
+        self.shape = _as_tuple(shape, d, "shape" if d == 1 else "image_shape")
+        self.pool = _as_tuple(pool, d, "pool")
+        for s, p in zip(self.shape, self.pool):
+            if s % p:
+                raise ValueError(f"pool {self.pool} must divide the grid {self.shape} exactly")
+        self.out_shape = tuple(s // p for s, p in zip(self.shape, self.pool))
+        self.n_in = self.channels * math.prod(self.shape)
+        self.n_out = self.channels * math.prod(self.out_shape)
+        self.n_params = 0
+
+    def __repr__(self):
+        return f"{type(self).__name__}(channels={self.channels}, shape={self.shape}, pool={self.pool})"
+
+    def init_params(self, rng, dtype=np.float64):
+        """No parameters: an empty array (``rng`` is checked, not used)."""
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        return np.empty(0, dtype=dtype)
+
+    def _blocks(self, n):
+        """Shape ``(c, s_1/p_1, p_1, ..., n)`` that exposes the pooling windows."""
+        split = ()
+        for o, p in zip(self.out_shape, self.pool):
+            split += (o, p)
+        return (self.channels,) + split + (n,)
+
+    def _window_axes(self):
+        return tuple(2 + 2 * i for i in range(self._ndim))
+
+    def _pool(self, X):
+        n = X.shape[-1]
+        return X.reshape(self._blocks(n)).mean(axis=self._window_axes()).reshape(self.n_out, n)
+
+    def _pool_T(self, W):
+        n = W.shape[-1]
+        W = W.reshape((self.channels,) + self.out_shape + (n,))
+        W = np.expand_dims(W, self._window_axes()) / math.prod(self.pool)
+        return np.broadcast_to(W, self._blocks(n)).reshape(self.n_in, n)
+
+    def forward(self, theta, Y):
+        """Window averages, shape ``(n_out, n_examples)``."""
+        theta, Y = self.check_input(theta, Y)
+        return self._pool(Y.astype(result_dtype(theta, Y), copy=False))
+
+    def jacobian_params(self, theta, Y):
+        """The empty ``(Z.size, 0)`` operator: pooling has no parameters."""
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        m = self.n_out * Y.shape[1]
+        return LinearOperator(
+            (m, 0), matvec=lambda v: np.zeros(m, dtype=dtype), rmatvec=lambda w: np.zeros(0, dtype=dtype),
+            dtype=dtype,
+        )
+
+    def jacobian_input(self, theta, Y):
+        """The pooling matrix itself (the layer is linear), as a LinearOperator."""
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        n = Y.shape[1]
+
+        def matvec(v):
+            return self._pool(np.asarray(v, dtype=dtype).reshape(self.n_in, n)).ravel()
+
+        def rmatvec(w):
+            return self._pool_T(np.asarray(w, dtype=dtype).reshape(self.n_out, n)).ravel()
+
+        return LinearOperator((self.n_out * n, self.n_in * n), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+
+
+_POOL_NOTES = """
+    Notes
+    -----
+    Layout as for the convolutions: ``Y`` is ``(channels * {grid}, n)``, each
+    column a C-order flattening of ``(channels, {grid_t})``; ``Z`` is
+    ``(channels * {out}, n)`` with ``out = size / pool`` per axis.
+    ``Z_c[j] = mean of Y_c over the window pool * j ... pool * (j + 1) - 1``
+    (in each axis); windows do not overlap, ``pool`` must divide the size.
+    The layer is linear with no parameters: ``n_params = 0``,
+    ``J_Y = P`` (the averaging matrix, applied matrix-free by a reshape and a
+    mean) and ``J_Y^T w`` spreads each ``w_j / |window|`` over its window.
+"""
+
+
+class AvgPool1D(_AvgPool, Layer):
+    """Average pooling of 1-D multi-channel signals over windows of ``pool`` points.
+
+    Parameters
+    ----------
+    channels : int
+    length : int
+    pool : int, default 2
+    """ + _POOL_NOTES.format(grid="n_f", grid_t="n_f", out="n_f/pool")
+
+    _ndim = 1
+
+    def __init__(self, channels, length, pool=2):
+        self._setup(channels, length, pool)
+
+    @classmethod
+    def test_cases(cls):
+        return [(cls(1, 4), 3), (cls(2, 9, 3), 2)]
+
+
+class AvgPool2D(_AvgPool, Layer):
+    """Average pooling of images over non-overlapping ``pool`` windows.
+
+    Parameters
+    ----------
+    channels : int
+    image_shape : int or (int, int)
+    pool : int or (int, int), default 2
+    """ + _POOL_NOTES.format(grid="h * w", grid_t="h, w", out="(h/p_1) * (w/p_2)")
+
+    _ndim = 2
+
+    def __init__(self, channels, image_shape, pool=2):
+        self._setup(channels, image_shape, pool)
+
+    @classmethod
+    def test_cases(cls):
+        return [(cls(1, (4, 4)), 2), (cls(3, (6, 4), (3, 2)), 2)]
