@@ -400,7 +400,12 @@ class SingleLayerObjective:
         return W @ self.layer.forward(theta, Y)
 
     def data_loss(self, x, Y=None, C=None):
-        """``E(W Z, C)`` without regularization, on the training data or on ``(Y, C)``."""
-        if Y is None and C is None:
-            return self.loss.value(self._outputs_at(x).S, self.C)
-        return self.loss.value(self.predict(x, Y), C)
+        """``E(W Z, C)`` without regularization, on the training data or on ``(Y, C)``.
+
+        Weights of a diverged run give ``inf`` rather than an overflow warning.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            S, C = (self._outputs_at(x).S, self.C) if Y is None and C is None else (self.predict(x, Y), C)
+            if not np.all(np.isfinite(S)):
+                return np.inf
+            return self.loss.value(S, C)
