@@ -257,8 +257,8 @@ def make_parser():
     common.add_argument("--batch-size", type=_positive_int, default=None, help="sgd/adam mini-batch (full batch)")
     common.add_argument("--momentum", type=float, default=0.0, help="sgd momentum in [0, 1)")
     common.add_argument("--nesterov", action="store_true", help="sgd with Nesterov momentum")
-    common.add_argument("--cg-rtol", type=_nonnegative_float, default=0.3, help="inner CG tolerance of gn/varpro")
-    common.add_argument("--cg-max-iter", type=_positive_int, default=10, help="inner CG iterations of gn/varpro")
+    common.add_argument("--cg-rtol", type=_nonnegative_float, default=0.1, help="inner CG tolerance of gn/varpro")
+    common.add_argument("--cg-max-iter", type=_positive_int, default=20, help="inner CG iterations of gn/varpro")
     common.add_argument("--json", action="store_true", help="print one JSON object")
 
     run = commands.add_parser("peaks", parents=[common], help="train with one solver")

@@ -187,6 +187,21 @@ class ReducedObjective:
             self.inner_iterations += 1
         return W
 
+    def _projection_factors(self, Z):
+        """``(L, T)``, both ``(m, n)``, with ``R P^2 = R - (R L^T) T`` for the current ``theta``.
+
+        ``P = I - Z^T M^{-1} Z`` with ``M = Z Z^T + n alpha_W I``.  Forming
+        ``T`` once per ``theta`` (``O(m^2 n)``) makes each Gauss-Newton
+        product cost two thin ``(n_targets, n) x (n, m)`` products instead of
+        two triangular solves; ``P^2 != P`` when ``alpha_W > 0``.
+        """
+        kind, *factor = self._solved[2]
+        if kind == "cholesky":
+            B = scipy.linalg.cho_solve(factor[0], Z)  # M^{-1} Z
+            return Z, 2.0 * B - (B @ Z.T) @ B
+        Vt, filt = factor
+        return Vt, (filt * (2.0 - filt))[:, None] * Vt
+
     # ------------------------------------------------------- reduced problem
     def full_x(self, theta):
         """``x = (theta, W(theta))`` for the full objective."""
@@ -209,19 +224,13 @@ class ReducedObjective:
         objective = self.objective
         Z = objective.features(theta)
         J = objective.jacobian_theta(theta)
-        factor = self._solved[2]
         m, n = Z.shape
-
-        def project(R):
-            # R P = R - (R Z^T) M^{-1} Z with M = Z Z^T + n alpha_W I.
-            if factor[0] == "cholesky":
-                return R - scipy.linalg.cho_solve(factor[1], Z @ R.T).T @ Z
-            Vt, filt = factor[1], factor[2]
-            return R - ((R @ Vt.T) * filt) @ Vt
+        left, right = self._projection_factors(Z)
 
         def matvec(v):
             v = np.ravel(v)
-            R = project(project(W @ J.matvec(v).reshape(m, n)))
+            R = W @ J.matvec(v).reshape(m, n)
+            R = R - (R @ left.T) @ right  # R P^2 in two skinny products
             objective.work_units += 2.0
             self.inner_work += 1.0
             return J.rmatvec((W.T @ R).ravel()) / n + objective.reg_theta * v
