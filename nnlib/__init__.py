@@ -1,27 +1,37 @@
 """nnlib: the tested numerical library behind "Numerical Methods for Deep Learning".
 
 Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
-:mod:`nnlib.losses`, :mod:`nnlib.checks`, :mod:`nnlib.data`,
-:mod:`nnlib.interactive`.  Data matrices are ``(n_features, n_examples)``.
+:mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.losses`,
+:mod:`nnlib.objective`, :mod:`nnlib.optim`, :mod:`nnlib.checks`,
+:mod:`nnlib.data`, :mod:`nnlib.interactive`, :mod:`nnlib.bench`.
+Data matrices are ``(n_features, n_examples)``.
 """
 
-from . import activations, checks, conv, data, layers, losses, parametric
+from . import activations, checks, conv, data, layers, losses, objective, optim, parametric
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
+from .objective import SingleLayerObjective
+from .optim import OptimizeResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "activations",
     "checks",
+    "conv",
     "data",
     "layers",
     "losses",
+    "objective",
+    "optim",
+    "parametric",
     "Dense",
     "Layer",
     "LeastSquares",
     "SoftmaxCrossEntropy",
+    "SingleLayerObjective",
+    "OptimizeResult",
     "adjoint_test",
     "taylor_test",
 ]
