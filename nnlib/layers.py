@@ -132,46 +132,60 @@ class Dense(Layer):
         b = rng.standard_normal(self.n_out)
         return np.concatenate([K.ravel(), b]).astype(dtype)
 
-    def _pre_activation(self, theta, Y):
-        K, b = self.unpack(theta)
-        return K, K @ Y + b[:, None]
+    def _evaluate(self, theta, Y):
+        """Unvalidated forward pass: ``(K, Z, A)`` with ``A`` the pre-activation (``None`` for tanh).
+
+        For tanh the activation is applied in place (``Z`` overwrites ``A``)
+        and ``sigma'(A) = 1 - Z**2`` is later computed from ``Z``: one
+        ``tanh`` per forward pass instead of two.
+        """
+        split = self.n_out * self.n_in
+        K = theta[:split].reshape(self.n_out, self.n_in)
+        A = K @ Y
+        A += theta[split:, None]
+        if self.activation is _TANH:
+            return K, np.tanh(A, out=A), None
+        return K, self.activation.value(A), A
 
     def forward(self, theta, Y):
         """Return ``Z = sigma(K Y + b)`` of shape ``(n_out, n_examples)``."""
         theta, Y = self.check_input(theta, Y)
-        return self.activation.value(self._pre_activation(theta, Y)[1])
+        return self._evaluate(theta, Y)[1]
+
+    def forward_and_jacobian(self, theta, Y):
+        """``Z`` and ``jacobian_params(theta, Y)`` from a single forward pass.
+
+        Optional addition to the layer contract (callers test for it with
+        ``hasattr``): the Jacobian reuses the forward pass instead of
+        recomputing the pre-activation, and its derivative ``sigma'`` is
+        computed only when the first product is applied.
+
+        Returns
+        -------
+        Z : ndarray, shape (n_out, n_examples)
+        J : LinearOperator, shape (Z.size, n_params)
+            As :meth:`jacobian_params`; in addition it offers
+            ``J.weighted_rows(W)``, see :class:`DenseJacobian`.
+        """
+        theta, Y = self.check_input(theta, Y)
+        K, Z, A = self._evaluate(theta, Y)
+        return Z, DenseJacobian(self, K, Y, Z, A, result_dtype(theta, Y))
 
     def jacobian_params(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``theta`` as a LinearOperator."""
-        theta, Y = self.check_input(theta, Y)
-        K, A = self._pre_activation(theta, Y)
-        D = self.activation.derivative(A)
-        m, n = A.shape
-        split = K.size
-
-        def matvec(v):
-            v = np.ravel(v)
-            dK = v[:split].reshape(K.shape)
-            db = v[split:]
-            return (D * (dK @ Y + db[:, None])).ravel()
-
-        def rmatvec(w):
-            DW = D * np.reshape(w, (m, n))
-            return np.concatenate([(DW @ Y.T).ravel(), DW.sum(axis=1)])
-
-        return LinearOperator(
-            (m * n, self.n_params), matvec=matvec, rmatvec=rmatvec, dtype=result_dtype(theta, Y)
-        )
+        return self.forward_and_jacobian(theta, Y)[1]
 
     def jacobian_input(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
         theta, Y = self.check_input(theta, Y)
-        K, A = self._pre_activation(theta, Y)
-        D = self.activation.derivative(A)
-        m, n = A.shape
+        K, Z, A = self._evaluate(theta, Y)
+        D = _derivative(self.activation, Z, A)
+        m, n = Z.shape
 
         def matvec(v):
-            return (D * (K @ np.reshape(v, Y.shape))).ravel()
+            out = K @ np.reshape(v, Y.shape)
+            out *= D
+            return out.ravel()
 
         def rmatvec(w):
             return (K.T @ (D * np.reshape(w, (m, n)))).ravel()
@@ -179,3 +193,106 @@ class Dense(Layer):
         return LinearOperator(
             (m * n, Y.size), matvec=matvec, rmatvec=rmatvec, dtype=result_dtype(theta, Y)
         )
+
+
+_TANH = get_activation("tanh")
+
+
+def _derivative(activation, Z, A):
+    """``sigma'(A)``; for tanh (``A is None``) as ``1 - Z**2`` from the stored value."""
+    if A is None:
+        D = Z * Z
+        np.subtract(1, D, out=D)
+        return D
+    return activation.derivative(A)
+
+
+class DenseJacobian(LinearOperator):
+    """``J_theta`` of a :class:`Dense` layer at one point, built on a stored forward pass.
+
+    Products cost one matrix multiplication each (see :class:`Dense`);
+    ``D = sigma'(A)`` is computed on the first product and kept.  Created by
+    :meth:`Dense.jacobian_params` and :meth:`Dense.forward_and_jacobian`;
+    the arrays it holds must not be modified.
+    """
+
+    def __init__(self, layer, K, Y, Z, A, dtype):
+        self._layer, self._K, self._Y, self._Z, self._A = layer, K, Y, Z, A
+        self._D = None
+        super().__init__(dtype, (Z.size, layer.n_params))
+
+    @property
+    def D(self):
+        """``sigma'(K Y + b)``, shape ``(n_out, n_examples)``."""
+        if self._D is None:
+            self._D = _derivative(self._layer.activation, self._Z, self._A)
+        return self._D
+
+    def _matvec(self, v):
+        v = np.ravel(v)
+        K, D = self._K, self.D
+        out = v[: K.size].reshape(K.shape) @ self._Y
+        out += v[K.size :, None]
+        out *= D
+        return out.ravel()
+
+    def _rmatvec(self, w):
+        return self._backward(np.multiply(np.reshape(w, self.D.shape), self.D, out=self._scratch()))
+
+    def _scratch(self):
+        """A work array of the shape of ``Z``, shared by all Jacobians of the layer (never returned).
+
+        Reusing it spares the allocation (and page faults) of a fresh
+        ``(n_out, n_examples)`` temporary in every product.
+        """
+        layer, shape, dtype = self._layer, self._Z.shape, np.result_type(self.D, self.dtype)
+        buffer = getattr(layer, "_scratch_buffer", None)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = layer._scratch_buffer = np.empty(shape, dtype=dtype)
+        return buffer
+
+    def _backward(self, DW):
+        return np.concatenate([(DW @ self._Y.T).ravel(), DW.sum(axis=1)])
+
+    def rmatvec_outer(self, W, G):
+        """``J^T vec(W^T G)`` for ``W`` of shape ``(n_targets, n_out)`` and ``G`` of shape ``(n_targets, n)``.
+
+        The backward pass through a linear last layer ``S = W Z`` without
+        forming ``W^T G`` as a new array; equals ``rmatvec((W.T @ G).ravel())``.
+        """
+        DW = np.matmul(W.T, G, out=self._scratch())
+        DW *= self.D
+        return self._backward(DW)
+
+    def matvec_outer(self, W, v):
+        """``W mat(J v)``, shape ``(n_targets, n)``: the change of the scores ``S = W Z`` along ``v``."""
+        v = np.ravel(v)
+        K = self._K
+        out = np.matmul(v[: K.size].reshape(K.shape), self._Y, out=self._scratch())
+        out += v[K.size :, None]
+        out *= self.D
+        return W @ out
+
+    def weighted_rows(self, W):
+        """Explicit Jacobian of the scores ``S = W Z`` with respect to ``theta``, transposed.
+
+        Parameters
+        ----------
+        W : ndarray, shape (n_targets, n_out)
+
+        Returns
+        -------
+        ndarray, shape (n_targets, n_params, n_examples)
+            Entry ``[t, :, e]`` is ``d S[t, e] / d theta``.  Costs about one
+            backward pass per target (the per-example gradients of a
+            backward pass, not summed over the examples).
+        """
+        D, Y = self.D, self._Y
+        m, n_in = self._K.shape
+        n = Y.shape[1]
+        rows = np.empty((W.shape[0], self._layer.n_params, n), dtype=np.result_type(D, W))
+        for t in range(W.shape[0]):
+            E = rows[t, m * n_in :]
+            np.multiply(W[t][:, None], D, out=E)
+            np.multiply(E[:, None, :], Y[None, :, :], out=rows[t, : m * n_in].reshape(m, n_in, n))
+        return rows

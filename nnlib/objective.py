@@ -20,7 +20,14 @@ forward pass ``Z(theta)`` (value at new x) 1
 gradient (one ``J_theta^T w``)             1
 Gauss-Newton product (``J v`` and ``J^T w``) 2
 mini-batch of ``b`` of ``n`` examples        ``b / n`` per pass
+explicit Jacobian of ``S`` in ``theta``     1 per target (per-example backward pass)
+dense products over the ``n`` examples       multiply-adds / ``(n * n_theta)``
 ======================================== =====================================
+
+The last row covers the dense linear algebra of :meth:`SingleLayerObjective.gauss_newton_matrix`
+(e.g. ``R R^T`` of the ``(n_theta, n)`` Jacobian rows ``R`` costs
+``n_theta**2 n`` multiply-adds, i.e. ``n_theta`` units): one pass through a
+dense layer costs about ``n * n_theta`` multiply-adds.
 
 Values and Jacobians are cached for the most recent ``theta`` and ``x``, so a
 value, a gradient and a Gauss-Newton operator at the same point share one
@@ -33,6 +40,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_matrix, check_vector
+from .losses import LeastSquares
 
 
 def subsample(Y, C, sample_size, rng):
@@ -65,6 +73,20 @@ def subsample(Y, C, sample_size, rng):
     return Y[:, columns], C[:, columns]
 
 
+def backward_outer(J, W, G):
+    """``J^T vec(W^T G)``: through ``J.rmatvec_outer`` when the Jacobian offers it (no temporary)."""
+    if hasattr(J, "rmatvec_outer"):
+        return J.rmatvec_outer(W, G)
+    return J.rmatvec((W.T @ G).ravel())
+
+
+def forward_outer(J, W, v, shape):
+    """``W mat(J v)`` with ``mat`` reshaping to ``shape`` (``J.matvec_outer`` when offered)."""
+    if hasattr(J, "matvec_outer"):
+        return J.matvec_outer(W, v)
+    return W @ J.matvec(v).reshape(shape)
+
+
 def _check_weight(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a non-negative finite number; got {value!r}")
@@ -74,10 +96,10 @@ def _check_weight(value, name):
 class _Features:
     """Forward pass at one ``theta``: ``Z`` and, on demand, ``J_theta``."""
 
-    def __init__(self, theta, Z):
+    def __init__(self, theta, Z, J=None):
         self.theta = theta
         self.Z = Z
-        self.J = None
+        self.J = J
 
 
 class _Outputs:
@@ -217,9 +239,13 @@ class SingleLayerObjective:
         if cached is not None and np.array_equal(cached.theta, theta):
             return cached
         theta = check_vector(theta, "theta", self.n_theta).copy()
-        Z = self.layer.forward(theta, self.Y)
+        if hasattr(self.layer, "forward_and_jacobian"):
+            # The Jacobian built here reuses the forward pass (no second activation).
+            Z, J = self.layer.forward_and_jacobian(theta, self.Y)
+        else:
+            Z, J = self.layer.forward(theta, self.Y), None
         self.work_units += 1.0
-        self._features = _Features(theta, Z)
+        self._features = _Features(theta, Z, J)
         return self._features
 
     def features(self, theta):
@@ -285,7 +311,7 @@ class SingleLayerObjective:
                 return out.value, out.gradient.copy()
             theta = out.features.theta
             out.dS = self.loss.gradient(out.S, self.C)
-            grad_theta = self._jacobian(out.features).rmatvec((out.W.T @ out.dS).ravel())
+            grad_theta = backward_outer(self._jacobian(out.features), out.W, out.dS)
             self.work_units += 1.0
             grad_W = out.dS @ out.features.Z.T
             out.gradient = np.concatenate(
@@ -300,7 +326,10 @@ class SingleLayerObjective:
         theta, W = self.split(x)
         Y, C = self.Y[:, batch], self.C[:, batch]
         fraction = batch.size / self.n_examples
-        Z = self.layer.forward(theta, Y)
+        if hasattr(self.layer, "forward_and_jacobian"):
+            Z, J = self.layer.forward_and_jacobian(theta, Y)
+        else:
+            Z, J = self.layer.forward(theta, Y), None
         self.work_units += fraction
         with np.errstate(over="ignore", invalid="ignore"):
             S = W @ Z
@@ -308,7 +337,9 @@ class SingleLayerObjective:
             return np.inf, np.full(self.n_params, np.nan)
         value = self.loss.value(S, C) + self._regularization(theta, W)
         dS = self.loss.gradient(S, C)
-        grad_theta = self.layer.jacobian_params(theta, Y).rmatvec((W.T @ dS).ravel())
+        if J is None:
+            J = self.layer.jacobian_params(theta, Y)
+        grad_theta = backward_outer(J, W, dS)
         self.work_units += fraction
         grad_W = dS @ Z.T
         return value, np.concatenate(
@@ -349,12 +380,12 @@ class SingleLayerObjective:
         n_theta = self.n_theta
 
         def theta_part(H):
-            return J.rmatvec((W.T @ H).ravel())
+            return backward_outer(J, W, H)
 
         def matvec(v):
             v = np.ravel(v)
             v_theta, V_W = v[:n_theta], v[n_theta:].reshape(W.shape)
-            dS_theta = W @ J.matvec(v_theta).reshape(m, n)
+            dS_theta = forward_outer(J, W, v_theta, (m, n))
             self.work_units += 2.0
             if coupling:
                 H = self.loss.hessian_matvec(S, self.C, dS_theta + V_W @ Z)
@@ -383,11 +414,94 @@ class SingleLayerObjective:
 
         def matvec(v):
             v = np.ravel(v)
-            H = self.loss.hessian_matvec(S, self.C, W @ J.matvec(v).reshape(m, n))
+            H = self.loss.hessian_matvec(S, self.C, forward_outer(J, W, v, (m, n)))
             self.work_units += 2.0
-            return J.rmatvec((W.T @ H).ravel()) + self.reg_theta * v
+            return backward_outer(J, W, H) + self.reg_theta * v
 
         return LinearOperator((self.n_theta, self.n_theta), matvec=matvec, rmatvec=matvec, dtype=S.dtype)
+
+    def scores_jacobian_theta(self, x):
+        """Explicit Jacobian of the scores ``S = W Z(theta)`` with respect to ``theta``, transposed.
+
+        Returns
+        -------
+        ndarray, shape (n_targets, n_theta, n)
+            Entry ``[t, :, e]`` is ``d S[t, e] / d theta``.  Costs one work
+            unit per target when the layer's Jacobian offers
+            ``weighted_rows(W)`` (the per-example gradients of a backward
+            pass), otherwise ``n_theta`` units (one ``J v`` per column).
+        """
+        out = self._outputs_at(x)
+        J = self._jacobian(out.features)
+        W = out.W
+        if hasattr(J, "weighted_rows"):
+            self.work_units += float(W.shape[0])
+            return J.weighted_rows(W)
+        m, n = out.features.Z.shape
+        columns = J.matmat(np.eye(self.n_theta, dtype=out.S.dtype)).reshape(m, n, self.n_theta)
+        self.work_units += float(self.n_theta)
+        return np.einsum("tm,mnp->tpn", W, columns)
+
+    def _dense_work(self, multiply_adds):
+        """Work units of dense linear algebra: multiply-adds over those of one pass, ``n * n_theta``."""
+        self.work_units += multiply_adds / (self.n_examples * max(self.n_theta, 1))
+
+    def gauss_newton_matrix(self, x, coupling=True):
+        """The Gauss-Newton matrix of :meth:`gauss_newton_operator` as a dense array (least squares).
+
+        For few parameters it is cheaper to form the ``n_params x n_params``
+        matrix once (BLAS-3 products over the examples) and factorize it than
+        to apply the operator many times inside CG.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_params,)
+        coupling : bool, default True
+            As for :meth:`gauss_newton_operator`.
+
+        Returns
+        -------
+        ndarray, shape (n_params, n_params)
+            ``J_S^T J_S / n + diag(alpha I, alpha_W I)`` with ``J_S`` the
+            Jacobian of ``vec(S)`` in ``x``.
+
+        Raises
+        ------
+        ValueError
+            If the loss is not :class:`~nnlib.losses.LeastSquares` (use the
+            matrix-free :meth:`gauss_newton_operator` then).
+
+        Notes
+        -----
+        Work: the explicit Jacobian rows (:meth:`scores_jacobian_theta`) plus
+        the multiply-adds of ``R R^T``, ``R Z^T`` and ``Z Z^T`` counted as in
+        the module docstring.
+        """
+        if not isinstance(self.loss, LeastSquares):
+            raise ValueError(
+                f"gauss_newton_matrix is implemented for LeastSquares only; got {type(self.loss).__name__} "
+                "(use the matrix-free gauss_newton_operator)"
+            )
+        rows = self.scores_jacobian_theta(x)
+        out = self._outputs_at(x)
+        Z = out.features.Z
+        n_targets, p, n = rows.shape
+        m = Z.shape[0]
+        H = np.zeros((self.n_params, self.n_params), dtype=np.result_type(rows, Z))
+        ZZt = Z @ Z.T
+        for t in range(n_targets):
+            R = rows[t]
+            H[:p, :p] += R @ R.T
+            w = slice(p + t * m, p + (t + 1) * m)
+            H[w, w] = ZZt
+            if coupling:
+                H[:p, w] = R @ Z.T
+                H[w, :p] = H[:p, w].T
+        self._dense_work(n * (n_targets * p * p + (n_targets * p * m if coupling else 0) + m * m))
+        H /= n
+        H[np.arange(p), np.arange(p)] += self.reg_theta
+        H[np.arange(p, self.n_params), np.arange(p, self.n_params)] += self.reg_W
+        return H
 
     def jacobian_theta(self, theta):
         """``J_theta``: Jacobian of ``vec(Z)`` with respect to ``theta`` (cached LinearOperator)."""

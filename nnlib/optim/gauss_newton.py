@@ -1,8 +1,17 @@
-"""Gauss-Newton with a matrix-free conjugate-gradient inner solve and an Armijo line search."""
+"""Gauss-Newton: matrix-free CG inner solve with an Armijo line search, or a direct
+(Cholesky) inner solve with Levenberg-Marquardt damping."""
 
 import numpy as np
+import scipy.linalg
 
-from ._checks import check_max_iter, check_nonnegative, check_objective, check_start, check_target
+from ._checks import (
+    check_max_iter,
+    check_nonnegative,
+    check_objective,
+    check_open_unit,
+    check_start,
+    check_target,
+)
 from .cg import conjugate_gradient
 from .linesearch import armijo
 from .result import Recorder, diverged_detail
@@ -19,6 +28,7 @@ def gauss_newton(
     coupling=True,
     c1=1e-4,
     max_trials=30,
+    inner="cg",
 ):
     """Minimize ``objective`` by the (inexact) Gauss-Newton method.
 
@@ -46,7 +56,13 @@ def gauss_newton(
     c1 : float, default 1e-4
         Armijo constant.
     max_trials : int, default 30
-        Line-search trials per iteration.
+        Line-search trials (``inner="direct"``: damped trial steps) per iteration.
+    inner : {"cg", "direct"}, default "cg"
+        ``"cg"``: matrix-free Gauss-Newton-CG with an Armijo line search (the
+        method of the lecture notes).  ``"direct"``: form the Gauss-Newton
+        matrix (``objective.gauss_newton_matrix(x)``, for few parameters),
+        factorize it, and globalize by Levenberg-Marquardt damping instead of
+        a line search (see Notes); ``cg_rtol`` and ``cg_max_iter`` are unused.
 
     Returns
     -------
@@ -66,6 +82,19 @@ def gauss_newton(
     ``+ 1`` (backward pass for the new gradient).  On a convex quadratic
     objective ``H`` is the Hessian and one step with an exact inner solve
     lands on the minimizer.
+
+    **Direct inner solve** (``inner="direct"``).  With the dense matrix ``H``
+    each iteration solves ``(H + lambda I) p = -g`` by Cholesky and accepts
+    ``x + p`` when the ratio ``rho`` of actual to predicted decrease
+    ``-(g^T p + p^T H p / 2)`` is at least ``c1``.  A rejected trial
+    multiplies ``lambda`` by ``nu`` (2, 4, 8, ...); an accepted one
+    multiplies it by ``max(1/3, 1 - (2 rho - 1)^3)`` (Nielsen's rule), so
+    ``lambda`` falls to zero and full Gauss-Newton steps are taken where the
+    model is good.  Unlike a line search along one fixed direction, the
+    damping turns the step towards steepest descent where the Gauss-Newton
+    model is poor (e.g. nearly rank-deficient ``J``), which avoids long runs
+    of tiny steps.  A trial costs one factorization of the small matrix and
+    one evaluation of ``f``; ``history.inner_iter`` holds the trials.
     """
     objective = check_objective(objective, needs=("value", "value_and_gradient", "gauss_newton_operator"))
     x = check_start(x0, objective)
@@ -75,6 +104,16 @@ def gauss_newton(
     cg_rtol = check_nonnegative(cg_rtol, "cg_rtol")
     cg_max_iter = check_max_iter(cg_max_iter, "cg_max_iter")
     operator_options = {} if coupling else {"coupling": False}
+    if inner not in ("cg", "direct"):
+        raise ValueError(f"inner must be 'cg' or 'direct'; got {inner!r}")
+    if inner == "direct":
+        if not hasattr(objective, "gauss_newton_matrix"):
+            raise ValueError(
+                f"inner='direct' needs objective.gauss_newton_matrix; {type(objective).__name__} has none"
+            )
+        c1 = check_open_unit(c1, "c1")
+        max_trials = check_max_iter(max_trials, "max_trials")
+        return _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials)
 
     rec = Recorder(objective)
     f, g = objective.value_and_gradient(x)
@@ -101,5 +140,52 @@ def gauss_newton(
         f, g = objective.value_and_gradient(x)
         gnorm = float(np.linalg.norm(g))
         rec.record(f, gnorm, search.step * float(np.linalg.norm(p)), inner.n_iter)
+    status = 2 if target_loss is not None and f <= target_loss else 1
+    return rec.finish(x, f, max_iter, status)
+
+
+def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials):
+    """Gauss-Newton with dense Cholesky solves and Levenberg-Marquardt damping (``inner="direct"``)."""
+    rec = Recorder(objective)
+    f, g = objective.value_and_gradient(x)
+    g0_norm = gnorm = float(np.linalg.norm(g))
+    rec.record(f, gnorm)
+    if not np.isfinite(f):
+        return rec.finish(x, f, 0, 4, diverged_detail(0, f))
+    damping, nu = None, 2.0
+    for k in range(1, max_iter + 1):
+        if target_loss is not None and f <= target_loss:
+            return rec.finish(x, f, k - 1, 2)
+        if gnorm <= gtol * g0_norm:
+            return rec.finish(x, f, k - 1, 0)
+        H = objective.gauss_newton_matrix(x, **operator_options)
+        diagonal = np.diag(H).copy()
+        scale = float(np.max(np.abs(diagonal))) if diagonal.size else 1.0
+        if damping is None:
+            damping = 1e-6 * scale  # nearly the Gauss-Newton step; raised only if it fails
+        floor = scale * np.finfo(H.dtype).eps
+        for trial in range(1, max_trials + 1):
+            np.fill_diagonal(H, diagonal + max(damping, floor))
+            try:
+                p = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(H, check_finite=False), g, check_finite=False)
+            except np.linalg.LinAlgError:
+                damping, nu = max(damping, floor) * nu, 2.0 * nu
+                continue
+            np.fill_diagonal(H, diagonal)
+            predicted = -(float(g @ p) + 0.5 * float(p @ (H @ p)))
+            x_new = x + p
+            f_new = objective.value(x_new)
+            if predicted > 0 and np.isfinite(f_new) and f_new < f and (f - f_new) >= c1 * predicted:
+                rho = (f - f_new) / predicted
+                damping *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+                break
+            damping, nu = max(damping, floor) * nu, 2.0 * nu
+        else:
+            return rec.finish(x, f, k - 1, 3, f"iteration {k}, {max_trials} damped trials (lambda = {damping:.3g})")
+        x = x_new
+        f, g = objective.value_and_gradient(x)
+        gnorm = float(np.linalg.norm(g))
+        rec.record(f, gnorm, float(np.linalg.norm(p)), trial)
     status = 2 if target_loss is not None and f <= target_loss else 1
     return rec.finish(x, f, max_iter, status)

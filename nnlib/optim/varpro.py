@@ -5,6 +5,7 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator
 
 from ..losses import LeastSquares
+from ..objective import backward_outer, forward_outer
 from ._checks import check_max_iter, check_nonnegative
 from .cg import conjugate_gradient
 from .gauss_newton import gauss_newton
@@ -202,6 +203,21 @@ class ReducedObjective:
         Vt, filt = factor
         return Vt, (filt * (2.0 - filt))[:, None] * Vt
 
+    def _projection_middle(self):
+        """``(L, Q)`` with ``P^2 = I - L^T Q L`` for the current ``theta`` (dense Gauss-Newton matrix).
+
+        Cholesky: ``L = Z``, ``Q = M^{-1} + s M^{-2}`` (``s = n alpha_W``,
+        using ``Z Z^T = M - s I``); SVD: ``L = V^T``, ``Q = diag(f (2 - f))``.
+        """
+        kind, *factor = self._solved[2]
+        if kind == "cholesky":
+            Z = self.objective.features(self._solved[0])
+            shift = Z.shape[1] * self.objective.reg_W
+            M_inv = scipy.linalg.cho_solve(factor[0], np.eye(Z.shape[0]))
+            return Z, M_inv + shift * (M_inv @ M_inv)
+        Vt, filt = factor
+        return Vt, np.diag(filt * (2.0 - filt))
+
     # ------------------------------------------------------- reduced problem
     def full_x(self, theta):
         """``x = (theta, W(theta))`` for the full objective."""
@@ -229,13 +245,46 @@ class ReducedObjective:
 
         def matvec(v):
             v = np.ravel(v)
-            R = W @ J.matvec(v).reshape(m, n)
+            R = forward_outer(J, W, v, (m, n))
             R = R - (R @ left.T) @ right  # R P^2 in two skinny products
             objective.work_units += 2.0
             self.inner_work += 1.0
-            return J.rmatvec((W.T @ R).ravel()) / n + objective.reg_theta * v
+            return backward_outer(J, W, R) / n + objective.reg_theta * v
 
         return LinearOperator((self.n_params, self.n_params), matvec=matvec, rmatvec=matvec, dtype=Z.dtype)
+
+    def gauss_newton_matrix(self, theta):
+        """The matrix of :meth:`gauss_newton_operator` as a dense array (least squares only).
+
+        With ``R_t`` the explicit rows ``d S[t, :] / d theta`` (shape
+        ``(n_theta, n)``) and ``P^2 = I - L^T Q L`` (see
+        :meth:`_projection_middle`), the Kaufman matrix is
+        ``sum_t (R_t R_t^T - B_t Q B_t^T) / n + alpha I`` with
+        ``B_t = R_t L^T``: two BLAS-3 products over the examples, no
+        ``n x n`` matrix.  Work: the explicit rows plus the multiply-adds,
+        counted by the objective (see :mod:`nnlib.objective`).
+        """
+        if not self.least_squares:
+            raise ValueError("the dense reduced Gauss-Newton matrix is implemented for least squares only")
+        W = self.solve_W(theta)
+        objective = self.objective
+        x = objective.join(theta, W)
+        rows = objective.scores_jacobian_theta(x)
+        n_targets, p, n = rows.shape
+        H = np.zeros((p, p), dtype=rows.dtype)
+        if self.projected:
+            L, Q = self._projection_middle()
+            r = L.shape[0]
+        for t in range(n_targets):
+            R = rows[t]
+            H += R @ R.T
+            if self.projected:
+                B = R @ L.T
+                H -= B @ Q @ B.T
+        objective._dense_work(n * n_targets * (p * p + (p * r if self.projected else 0)))
+        H /= n
+        H[np.arange(p), np.arange(p)] += objective.reg_theta
+        return H
 
 
 def varpro(
