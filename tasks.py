@@ -33,6 +33,13 @@ VENDOR = ROOT / "_vendor"
 MATHJAX_KEEP = ("tex-mml-chtml.js", "output/chtml/", "input/tex/extensions/", "ui/", "a11y/")
 
 
+# One BLAS thread: the course's matrices are small, where threading only adds overhead
+# (10-20x slower on a loaded two-core machine), and results then do not depend on the
+# thread count.  Set before any subprocess starts, so kernels inherit it.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+
 def run(*cmd, **kwargs):
     print("+", " ".join(str(c) for c in cmd), flush=True)
     return subprocess.run([str(c) for c in cmd], cwd=ROOT, **kwargs).returncode
