@@ -48,7 +48,17 @@ BOUNDARIES = ("periodic", "zero")
 METHODS = ("auto", "direct", "fft")
 
 #: ``method="auto"`` uses the direct sum for stencils with at most this many entries
-DIRECT_MAX_TAPS = 49
+#: (3 x 3 stencils, 1-D stencils up to 11 points) and the FFT above: on 28 x 28 images,
+#: batch 64, the direct sum wins for 3 x 3 and the FFT for 5 x 5 and larger
+#: (benchmarks/conv_benchmark.py measures the 3 x 3 case).
+DIRECT_MAX_TAPS = 11
+
+#: stencils with at most this many entries in total (c_out * c_in * taps) skip BLAS
+TINY_PRODUCT = 32
+
+#: memory budget (bytes) of one block of the direct method's im2col matrix; larger blocks
+#: mean fewer, larger BLAS calls, which matters when BLAS threads compete for busy cores
+DIRECT_BLOCK_BYTES = 32 * 2**20
 
 #: largest number of grid points for which :func:`conv_matrix` builds a sparse matrix
 CONV_MATRIX_MAX_SIZE = 4096
@@ -216,6 +226,9 @@ class _Convolution:
         if method == "auto":
             method = "direct" if math.prod(self.kernel_size) <= DIRECT_MAX_TAPS else "fft"
         self._method = method
+        # Products this small are memory-bound: NumPy's own loops (einsum) do them as fast as
+        # BLAS and never wait for BLAS threads, which stall when the cores are busy.
+        self._tiny = self.c_in * self.c_out * math.prod(self.kernel_size) <= TINY_PRODUCT
         self.bias = bool(bias)
         self.activation = get_activation(activation)
         self.out_shape = tuple(-(-s // st) for s, st in zip(self.shape, self.stride))
@@ -313,9 +326,11 @@ class _Convolution:
         return full
 
     # --- direct method --------------------------------------------------------
-    # On the padded grid flattened to one axis (with the example axis last), the output
-    # point q needs the input at q + offset(a) for each stencil offset a, so each term of
-    # the sum is a matrix product with a contiguous column block of the flat array.
+    # On the padded grid flattened to one axis (with the example axis last), output point q
+    # needs the input at q + offset(a) for each stencil offset a.  A strided view
+    # V[c, a', l] = P[c, offset(a') + l] (a' = k - a, the flipped stencil index) holds every
+    # shifted copy without copying; a block of its columns, reshaped, is the "im2col" matrix,
+    # so each block of outputs is ONE matrix product (c_out, c_in * taps) @ (c_in * taps, block).
 
     def _direct_geometry(self, n):
         strides = []
@@ -323,15 +338,34 @@ class _Convolution:
         for S in reversed(self._padded):
             strides.append(acc)
             acc *= S
-        strides = strides[::-1]  # flat stride of each spatial axis of the padded grid
+        strides = tuple(strides[::-1])  # flat stride of each spatial axis of the padded grid
         # last valid output point + 1, in flat padded coordinates
         L = sum((s - 1) * st for s, st in zip(self.shape, strides)) + n
-        rows = self.shape[0] * strides[0]  # full rows, including junk columns (2-D)
-        offsets = []
-        for idx in np.ndindex(*self.kernel_size):
-            # stencil entry idx is offset a = idx - k and reads the padded input at q + (k - a)
-            offsets.append(sum((2 * k - i) * st for i, k, st in zip(idx, self.half, strides)))
-        return L, rows, offsets
+        rows = self.shape[0] * strides[0]  # whole rows, including junk columns (2-D)
+        return L, rows, strides
+
+    def _direct_view(self, Pflat, n):
+        """Read-only view ``V[c, a'_1, (a'_2,) l] = Pflat[c, sum_d a'_d stride_d + l]``."""
+        from numpy.lib.stride_tricks import as_strided
+
+        L, _, strides = self._direct_geometry(n)
+        item = Pflat.itemsize
+        return as_strided(
+            Pflat,
+            shape=(self.c_in,) + self.kernel_size + (L,),
+            strides=(Pflat.strides[0],) + tuple(st * item for st in strides) + (item,),
+            writeable=False,
+        )
+
+    def _flipped(self, stencils):
+        """Stencils in the order of the view: ``(c_out, c_in * taps)`` with flipped offsets."""
+        flip = (slice(None), slice(None)) + (slice(None, None, -1),) * self._ndim
+        return stencils[flip].reshape(self.c_out, -1)
+
+    def _block_size(self, itemsize):
+        """Columns per im2col block: as few BLAS calls as the memory budget allows."""
+        per_column = self.c_in * math.prod(self.kernel_size) * itemsize
+        return max(1024, DIRECT_BLOCK_BYTES // per_column)
 
     def _direct_crop(self, Zflat, n):
         """``(c_out, rows)`` on the padded row layout -> ``(c_out, *shape, n)``."""
@@ -340,105 +374,103 @@ class _Convolution:
 
     def _direct_embed(self, W, n):
         """Adjoint of :meth:`_direct_crop`: ``(c_out, *shape, n)`` -> ``(c_out, rows)``."""
+        if self._ndim == 1:
+            return np.ascontiguousarray(W).reshape(W.shape[0], -1)
         full = np.zeros((W.shape[0], self.shape[0]) + self._padded[1:] + (n,), dtype=W.dtype)
         full[(slice(None), slice(None)) + tuple(slice(0, s) for s in self.shape[1:])] = W
         return full.reshape(W.shape[0], -1)
 
-    def _direct_apply(self, stencils, Pflat, n):
-        L, rows, offsets = self._direct_geometry(n)
-        taps = stencils.reshape(self.c_out, self.c_in, -1)
-        Z = np.zeros((self.c_out, rows), dtype=Pflat.dtype)
-        Zv = Z[:, :L]
-        tmp = np.empty((self.c_out, L), dtype=Pflat.dtype)
-        for t, off in enumerate(offsets):
-            block = Pflat[:, off : off + L]
-            if self.c_in == 1 and self.c_out == 1:
-                np.multiply(block, taps[0, 0, t], out=tmp)
+    def _direct_apply(self, stencils, V, n):
+        L, rows, _ = self._direct_geometry(n)
+        theta = self._flipped(stencils)
+        Z = np.empty((self.c_out, rows), dtype=V.dtype)  # columns L: are junk, cropped below
+        B = self._block_size(V.itemsize)
+        for j in range(0, L, B):
+            cols = V[..., j : j + B].reshape(theta.shape[1], -1)  # im2col block (a copy)
+            if self._tiny:
+                np.einsum("ok,kl->ol", theta, cols, out=Z[:, j : j + cols.shape[1]])
             else:
-                np.matmul(taps[:, :, t], block, out=tmp)
-            Zv += tmp
+                np.matmul(theta, cols, out=Z[:, j : j + cols.shape[1]])
         return self._direct_crop(Z, n)
 
-    def _direct_adjoint_stencil(self, Pflat, Wfull, n):
-        L, _, offsets = self._direct_geometry(n)
-        Wv = Wfull[:, :L]
-        G = np.empty((self.c_out, self.c_in, len(offsets)), dtype=Pflat.dtype)
-        for t, off in enumerate(offsets):
-            G[:, :, t] = Wv @ Pflat[:, off : off + L].T
-        return G.reshape(self.stencil_shape)
+    def _direct_adjoint_stencil(self, V, Wfull, n):
+        L, _, _ = self._direct_geometry(n)
+        G = np.zeros((self.c_out, self.c_in * math.prod(self.kernel_size)), dtype=V.dtype)
+        B = self._block_size(V.itemsize)
+        for j in range(0, L, B):
+            cols = V[..., j : j + B].reshape(G.shape[1], -1)
+            Wb = Wfull[:, j : j + cols.shape[1]]
+            G += np.einsum("ol,kl->ok", Wb, cols) if self._tiny else (cols @ Wb.T).T
+        flip = (slice(None), slice(None)) + (slice(None, None, -1),) * self._ndim
+        return G.reshape(self.stencil_shape)[flip]
 
     def _direct_adjoint_input(self, stencils, Wfull, n):
-        L, _, offsets = self._direct_geometry(n)
-        taps = stencils.reshape(self.c_out, self.c_in, -1)
-        Wv = Wfull[:, :L]
+        L, _, strides = self._direct_geometry(n)
+        thetaT = self._flipped(stencils).T  # (c_in * taps, c_out)
+        offsets = [sum(i * st for i, st in zip(idx, strides)) for idx in np.ndindex(*self.kernel_size)]
+        T = len(offsets)
         Gflat = np.zeros((self.c_in, math.prod(self._padded) * n), dtype=Wfull.dtype)
-        tmp = np.empty((self.c_in, L), dtype=Wfull.dtype)
-        for t, off in enumerate(offsets):
-            np.matmul(taps[:, :, t].T, Wv, out=tmp)
-            Gflat[:, off : off + L] += tmp
+        B = self._block_size(Wfull.itemsize)
+        for j in range(0, L, B):
+            l = min(B, L - j)
+            cols = (thetaT @ Wfull[:, j : j + l]).reshape(self.c_in, T, l)  # adjoint of im2col ...
+            for t, off in enumerate(offsets):  # ... scattered back onto the shifted positions
+                Gflat[:, off + j : off + j + l] += cols[:, t]
         return self._unpad(Gflat.reshape((self.c_in,) + self._padded + (n,)))
 
     # --- FFT method -------------------------------------------------------------
+    # The transforms run on the layout (n, c, *grid), where the transformed axes are the
+    # contiguous ones; channel mixing is a batched matrix product over the frequencies f,
+    # on arrays of shape (f, channels, n).
 
-    def _axes(self):
-        return tuple(range(1, self._ndim + 1))
+    def _spatial_axes(self, lead=2):
+        return tuple(range(lead, lead + self._ndim))
 
-    def _fft_input(self, X):
-        """``F`` of the input on the FFT grid (zero-padded for zero boundary conditions)."""
+    def _crop_slices(self, lead=2):
+        return (slice(None),) * lead + tuple(slice(k, k + s) for s, k in zip(self.shape, self.half))
+
+    def _to_freq(self, X):
+        """``(channels, *shape, n)`` -> ``F`` of it on the FFT grid as ``(f, channels, n)``."""
+        Xn = np.moveaxis(X, -1, 0)  # (n, c, *shape), a view
         if self.boundary == "zero":
-            width = [(0, 0)] + [(k, k) for k in self.half] + [(0, 0)]
-            X = np.pad(X, width)
-        return sfft.rfftn(X, axes=self._axes())
+            Xn = np.pad(Xn, [(0, 0), (0, 0)] + [(k, k) for k in self.half])
+        else:
+            Xn = np.ascontiguousarray(Xn)
+        Xh = sfft.rfftn(Xn, axes=self._spatial_axes())
+        n, c = Xh.shape[:2]
+        return Xh.reshape(n, c, -1).transpose(2, 1, 0)
+
+    def _from_freq(self, Zf):
+        """Inverse of :meth:`_to_freq`, cropped for zero boundary conditions: ``(c, *shape, n)``."""
+        f, c, n = Zf.shape
+        freq = self._fft_grid[:-1] + (self._fft_grid[-1] // 2 + 1,)
+        Zn = np.ascontiguousarray(Zf.transpose(2, 1, 0)).reshape((n, c) + freq)
+        A = sfft.irfftn(Zn, s=self._fft_grid, axes=self._spatial_axes())
+        if self.boundary == "zero":
+            A = A[self._crop_slices()]
+        return np.moveaxis(A, 0, -1)
 
     def _eigenvalues(self, stencils):
-        """``lambda = F(Q theta)`` for every (c_out, c_in) pair: shape (c_out, c_in, *freq)."""
+        """``lambda = F(Q theta)`` for every (c_out, c_in) pair, as ``(f, c_out, c_in)``."""
         E = np.zeros(self.stencil_shape[:2] + self._fft_grid, dtype=stencils.dtype)
         E[(slice(None), slice(None)) + np.ix_(*_embed_indices(self.kernel_size, self._fft_grid))] = stencils
-        return sfft.rfftn(E, axes=tuple(range(2, 2 + self._ndim)))
+        lam = sfft.rfftn(E, axes=self._spatial_axes())
+        return lam.reshape(self.c_out, self.c_in, -1).transpose(2, 0, 1)
 
-    def _fft_crop(self, A):
-        if self.boundary == "zero":
-            A = A[(slice(None),) + tuple(slice(k, k + s) for s, k in zip(self.shape, self.half))]
-        return A
+    def _fft_apply(self, stencils, Xf):
+        return self._from_freq(self._eigenvalues(stencils) @ Xf)
 
-    def _fft_embed(self, W):
-        if self.boundary == "zero":
-            full = np.zeros((W.shape[0],) + self._fft_grid + (W.shape[-1],), dtype=W.dtype)
-            full[(slice(None),) + tuple(slice(k, k + s) for s, k in zip(self.shape, self.half))] = W
-            W = full
-        return W
-
-    @staticmethod
-    def _mix(M, Xhat):
-        """``out[o, f, n] = sum_c M[o, c, f] Xhat[c, f, n]`` as a batched product over f."""
-        o, c = M.shape[:2]
-        freq = Xhat.shape[1:-1]
-        Mf = M.reshape(o, c, -1).transpose(2, 0, 1)
-        Xf = Xhat.reshape(c, -1, Xhat.shape[-1]).transpose(1, 0, 2)
-        return (Mf @ Xf).transpose(1, 0, 2).reshape((o,) + freq + (Xhat.shape[-1],))
-
-    def _fft_apply(self, stencils, Xhat):
-        Zhat = self._mix(self._eigenvalues(stencils), Xhat)
-        A = sfft.irfftn(Zhat, s=self._fft_grid, axes=self._axes())
-        return self._fft_crop(A)
-
-    def _fft_adjoint_stencil(self, Xhat, W):
-        What = sfft.rfftn(self._fft_embed(W), axes=self._axes())
-        o, c = self.c_out, self.c_in
-        freq = What.shape[1:-1]
-        Wf = What.reshape(o, -1, What.shape[-1]).transpose(1, 0, 2)  # (f, o, n)
-        Xf = Xhat.reshape(c, -1, Xhat.shape[-1]).transpose(1, 2, 0)  # (f, n, c)
-        Ghat = (Wf @ Xf.conj()).transpose(1, 2, 0).reshape((o, c) + freq)
-        G = sfft.irfftn(Ghat, s=self._fft_grid, axes=tuple(range(2, 2 + self._ndim)))
-        idx = np.ix_(*_embed_indices(self.kernel_size, self._fft_grid))
-        return G[(slice(None), slice(None)) + idx]
+    def _fft_adjoint_stencil(self, Xf, W):
+        Wf = self._to_freq(W)  # (f, c_out, n)
+        Gf = Wf @ Xf.conj().transpose(0, 2, 1)  # sum over examples: (f, c_out, c_in)
+        freq = self._fft_grid[:-1] + (self._fft_grid[-1] // 2 + 1,)
+        Gh = np.ascontiguousarray(Gf.transpose(1, 2, 0)).reshape(self.stencil_shape[:2] + freq)
+        G = sfft.irfftn(Gh, s=self._fft_grid, axes=self._spatial_axes())
+        return G[(slice(None), slice(None)) + np.ix_(*_embed_indices(self.kernel_size, self._fft_grid))]
 
     def _fft_adjoint_input(self, stencils, W):
-        What = sfft.rfftn(self._fft_embed(W), axes=self._axes())
-        lam = self._eigenvalues(stencils)
-        Ghat = self._mix(lam.conj().swapaxes(0, 1), What)
-        G = sfft.irfftn(Ghat, s=self._fft_grid, axes=self._axes())
-        return self._fft_crop(G)
+        lam = self._eigenvalues(stencils)  # (f, c_out, c_in)
+        return self._from_freq(lam.conj().transpose(0, 2, 1) @ self._to_freq(W))
 
     # --- the linear part K(theta) y, prepared per input ------------------------
 
@@ -446,8 +478,8 @@ class _Convolution:
         """What the chosen method needs from the input (padded flat array or its FFT)."""
         n = X.shape[-1]
         if self._method == "direct":
-            return self._pad(X).reshape(self.c_in, -1), n
-        return self._fft_input(X), n
+            return self._direct_view(self._pad(X).reshape(self.c_in, -1), n), n
+        return self._to_freq(X), n
 
     def _linear(self, stencils, prep):
         data, n = prep

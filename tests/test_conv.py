@@ -131,6 +131,26 @@ def test_fft_and_direct_agree_including_jacobians(cls, args, kwargs, boundary):
         np.testing.assert_allclose(Jd.rmatvec(w), Jf.rmatvec(w), atol=1e-12)
 
 
+@pytest.mark.parametrize("cls, shape", [(Conv1D, 80), (Conv2D, (9, 8))])
+def test_direct_method_in_several_blocks(cls, shape, monkeypatch):
+    """Force the smallest im2col blocks so that the block loop runs more than once."""
+    import nnlib.conv
+
+    monkeypatch.setattr(nnlib.conv, "DIRECT_BLOCK_BYTES", 1)
+    direct = cls(2, 3, shape, 3, "zero", method="direct", activation="tanh")
+    fft = cls(2, 3, shape, 3, "zero", method="fft", activation="tanh")
+    rng = np.random.default_rng(8)
+    theta = direct.init_params(rng)
+    Y = rng.standard_normal((direct.n_in, 40))
+    L = direct._direct_geometry(40)[0]
+    assert L > 2 * direct._block_size(8)
+    np.testing.assert_allclose(direct.forward(theta, Y), fft.forward(theta, Y), atol=1e-12)
+    for name in ("jacobian_params", "jacobian_input"):
+        Jd, Jf = getattr(direct, name)(theta, Y), getattr(fft, name)(theta, Y)
+        w = rng.standard_normal(Jd.shape[0])
+        np.testing.assert_allclose(Jd.rmatvec(w), Jf.rmatvec(w), atol=1e-11)
+
+
 @pytest.mark.parametrize("boundary", ["periodic", "zero"])
 def test_single_channel_layer_is_conv_matrix(boundary):
     layer = Conv2D(1, 1, (4, 5), 3, boundary, bias=False)
@@ -205,7 +225,8 @@ def test_float32_stays_float32_and_is_accurate():
 
 def test_auto_method_choice():
     assert Conv2D(1, 1, (28, 28), 3)._method == "direct"
-    assert Conv2D(1, 1, (28, 28), 9)._method == "fft"
+    assert Conv2D(1, 1, (28, 28), 5)._method == "fft"
+    assert Conv1D(1, 1, 28, 11)._method == "direct"
     assert Conv2D(1, 1, (28, 28), 9, method="direct")._method == "direct"
 
 
