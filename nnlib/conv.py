@@ -25,12 +25,17 @@ Two algorithms compute the same thing:
   the discrete Fourier transform, ``lambda = F(K(theta) u_1)`` from its first
   column (the stencil placed around index 0); zero boundary conditions are the
   periodic ones on a grid padded with ``k`` zeros on each side.
-* ``"direct"``: the sum over the ``(2k+1)^d`` stencil entries of shifted copies
-  of the (padded) input, each term one matrix product over channels.  For the
-  common 3 x 3 stencils this is much faster than the FFT.
+* ``"direct"``: ``z = sum_a theta_a (shifted y)`` over the ``(2k+1)^d`` stencil
+  entries.  On the padded input flattened with the examples last, every shift is
+  a fixed offset, so a strided view holds all shifted copies at once; a block of
+  it, copied into an "im2col" matrix ``(c_in (2k+1)^d, block)``, turns the whole
+  multi-channel sum into one matrix product
+  ``(c_out, c_in (2k+1)^d) @ (c_in (2k+1)^d, block)``, and ``J_theta^T w`` into
+  the transposed product.  For 3 x 3 stencils this beats the FFT.
 
 ``method="auto"`` picks direct for stencils with at most :data:`DIRECT_MAX_TAPS`
-entries and FFT above.
+entries and FFT above.  Both methods are matrix-free: no ``K``, ``Q`` or
+Jacobian matrix is ever formed (:func:`conv_matrix` builds ``K`` for teaching).
 """
 
 import math
@@ -621,14 +626,16 @@ _CONV_NOTES = """
 
     Zero boundary conditions use the same formulas on the grid padded by ``k``
     zeros on each side, then cropped.  The direct method computes the same sums
-    as ``(2k+1)^d`` matrix products over channels, one per stencil entry, on
-    shifted blocks of the padded input; stride keeps every ``stride``-th output
-    point (its adjoint scatters back with zeros between).  Every product is
-    matrix-free: no ``K``, ``Q`` or Jacobian matrix is formed.
+    (see the module docstring): with ``X`` the im2col matrix of shifted padded
+    inputs, ``A = Theta X``, ``J_theta^T w = (D * w) X^T`` and
+    ``J_y^T w = im2col^T(Theta^T (D * w))``.  Stride keeps every
+    ``stride``-th output point; its adjoint scatters back with zeros between.
+    Every product is matrix-free: no ``K``, ``Q`` or Jacobian matrix is formed.
 """
 
 
 class Conv1D(_Convolution, Layer):
+    __doc__ = (
     """Multi-channel 1-D convolution layer ``Z = sigma(K(theta) Y + b)``.
 
     Parameters
@@ -648,7 +655,7 @@ class Conv1D(_Convolution, Layer):
     method : {"auto", "direct", "fft"}, default "auto"
     """ + _CONV_NOTES.format(
         grid="n_f", grid_t="n_f", out="n_out_f", out_t="(c_out, n_out_f)", kern="2k+1", taps="(2k+1)"
-    )
+    ))
 
     _ndim = 1
 
@@ -670,6 +677,7 @@ class Conv1D(_Convolution, Layer):
 
 
 class Conv2D(_Convolution, Layer):
+    __doc__ = (
     """Multi-channel 2-D convolution layer ``Z = sigma(K(theta) Y + b)``.
 
     Parameters
@@ -688,7 +696,7 @@ class Conv2D(_Convolution, Layer):
     """ + _CONV_NOTES.format(
         grid="h * w", grid_t="h, w", out="h_out * w_out", out_t="(c_out, h_out, w_out)",
         kern="2k_1+1, 2k_2+1", taps="(2k_1+1)(2k_2+1)",
-    )
+    ))
 
     _ndim = 2
 
@@ -807,6 +815,7 @@ _POOL_NOTES = """
 
 
 class AvgPool1D(_AvgPool, Layer):
+    __doc__ = (
     """Average pooling of 1-D multi-channel signals over windows of ``pool`` points.
 
     Parameters
@@ -814,7 +823,7 @@ class AvgPool1D(_AvgPool, Layer):
     channels : int
     length : int
     pool : int, default 2
-    """ + _POOL_NOTES.format(grid="n_f", grid_t="n_f", out="n_f/pool")
+    """ + _POOL_NOTES.format(grid="n_f", grid_t="n_f", out="n_f/pool"))
 
     _ndim = 1
 
@@ -827,6 +836,7 @@ class AvgPool1D(_AvgPool, Layer):
 
 
 class AvgPool2D(_AvgPool, Layer):
+    __doc__ = (
     """Average pooling of images over non-overlapping ``pool`` windows.
 
     Parameters
@@ -834,7 +844,7 @@ class AvgPool2D(_AvgPool, Layer):
     channels : int
     image_shape : int or (int, int)
     pool : int or (int, int), default 2
-    """ + _POOL_NOTES.format(grid="h * w", grid_t="h, w", out="(h/p_1) * (w/p_2)")
+    """ + _POOL_NOTES.format(grid="h * w", grid_t="h, w", out="(h/p_1) * (w/p_2)"))
 
     _ndim = 2
 
