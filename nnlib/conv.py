@@ -43,6 +43,7 @@ import math
 import numpy as np
 import scipy.fft as sfft
 import scipy.sparse as sp
+from numpy.lib.stride_tricks import as_strided
 from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_positive_int, check_vector, result_dtype
@@ -351,8 +352,6 @@ class _Convolution:
 
     def _direct_view(self, Pflat, n):
         """Read-only view ``V[c, a'_1, (a'_2,) l] = Pflat[c, sum_d a'_d stride_d + l]``."""
-        from numpy.lib.stride_tricks import as_strided
-
         L, _, strides = self._direct_geometry(n)
         item = Pflat.itemsize
         return as_strided(
