@@ -536,15 +536,35 @@ class _Convolution:
         Z = self.activation.value(A)
         return np.ascontiguousarray(Z, dtype=dtype).reshape(self.n_out, -1)
 
+    def forward_and_jacobian(self, theta, Y):
+        """``Z`` and ``jacobian_params(theta, Y)`` from one pass over the input.
+
+        Optional addition to the layer contract (callers test for it with
+        ``hasattr``): the padded input (direct method) or its Fourier transform
+        (FFT method) and ``sigma'(A)`` are computed once and shared.
+
+        Returns
+        -------
+        Z : ndarray, shape (n_out, n_examples)
+        J : LinearOperator, shape (Z.size, n_params)
+        """
+        stencils, b, X, dtype = self._point(theta, Y)
+        prep = self._prepare(X)
+        A = self._activate(self._linear(stencils, prep), b)
+        Z = np.ascontiguousarray(self.activation.value(A), dtype=dtype).reshape(self.n_out, -1)
+        D = None if self.activation.name == "identity" else self.activation.derivative(A)
+        return Z, self._params_operator(prep, D, X.shape[-1], dtype)
+
     def _out_grid(self, w, n):
         return np.reshape(w, (self.c_out,) + self.out_shape + (n,))
 
     def jacobian_params(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``theta`` (stencils, bias) as a LinearOperator."""
         stencils, b, X, dtype = self._point(theta, Y)
-        n = X.shape[-1]
         prep = self._prepare(X)
-        D = self._derivative(stencils, b, prep)
+        return self._params_operator(prep, self._derivative(stencils, b, prep), X.shape[-1], dtype)
+
+    def _params_operator(self, prep, D, n, dtype):
         ns = self.n_stencil
 
         def matvec(v):

@@ -211,6 +211,21 @@ def test_layout_and_known_values():
     np.testing.assert_array_equal(Z, expected)
 
 
+@pytest.mark.parametrize("activation", ["identity", "tanh"])
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_forward_and_jacobian_matches_the_separate_calls(method, activation):
+    layer = Conv2D(2, 3, (5, 6), 3, "zero", stride=2, activation=activation, method=method)
+    rng = np.random.default_rng(9)
+    theta = layer.init_params(rng)
+    Y = rng.standard_normal((layer.n_in, 3))
+    Z, J = layer.forward_and_jacobian(theta, Y)
+    J0 = layer.jacobian_params(theta, Y)
+    np.testing.assert_array_equal(Z, layer.forward(theta, Y))
+    v, w = rng.standard_normal(J.shape[1]), rng.standard_normal(J.shape[0])
+    np.testing.assert_allclose(J.matvec(v), J0.matvec(v), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(J.rmatvec(w), J0.rmatvec(w), rtol=1e-14, atol=1e-14)
+
+
 def test_float32_stays_float32_and_is_accurate():
     layer = Conv2D(2, 3, (6, 6), 3, "periodic", activation="tanh")
     rng = np.random.default_rng(7)
