@@ -70,16 +70,25 @@ def build_problem(args):
     return objective, x0, (Yval, Cval), rng
 
 
+def inner_solver(args, objective):
+    """``--gn-inner``: "auto" is "direct" for least squares with at most 1000 unknowns, else "cg"."""
+    if args.gn_inner != "auto":
+        return args.gn_inner
+    small = objective.n_params <= 1000
+    return "direct" if small and isinstance(objective.loss, LeastSquares) else "cg"
+
+
 def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None):
     """Run one solver by its command-line name; returns an OptimizeResult."""
     if name in ("gn", "gn-blockdiag"):
         return gauss_newton(
             objective, x0, max_iter=max_iter, target_loss=target_loss, coupling=name == "gn",
-            cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter,
+            cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, inner=inner_solver(args, objective),
         )
     if name == "varpro":
         return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss,
-                      cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter)
+                      cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, inner=inner_solver(args, objective),
+                      projected=args.varpro_jacobian)
     if name == "varpro-steepest":
         return varpro(objective, x0, outer="steepest", max_iter=max_iter, target_loss=target_loss)
     if name == "steepest":
@@ -259,6 +268,12 @@ def make_parser():
     common.add_argument("--nesterov", action="store_true", help="sgd with Nesterov momentum")
     common.add_argument("--cg-rtol", type=_nonnegative_float, default=0.1, help="inner CG tolerance of gn/varpro")
     common.add_argument("--cg-max-iter", type=_positive_int, default=20, help="inner CG iterations of gn/varpro")
+    common.add_argument("--gn-inner", choices=["auto", "cg", "direct"], default="auto",
+                        help="inner solve of gn/varpro: matrix-free CG with line search, or dense Cholesky "
+                             "with Levenberg-Marquardt damping; auto: direct for least squares with at most "
+                             "1000 unknowns")
+    common.add_argument("--varpro-jacobian", choices=["kaufman", "golub-pereyra"], default="golub-pereyra",
+                        help="reduced Jacobian of varpro (least squares): Kaufman's approximation or the full one")
     common.add_argument("--json", action="store_true", help="print one JSON object")
 
     run = commands.add_parser("peaks", parents=[common], help="train with one solver")

@@ -273,6 +273,31 @@ class DenseJacobian(LinearOperator):
         out *= self.D
         return W @ out
 
+    def contracted_rows(self, R):
+        """Explicit Jacobians of the feature sums ``Z r_t`` with respect to ``theta``.
+
+        Parameters
+        ----------
+        R : ndarray, shape (n_targets, n_examples)
+            Rows ``r_t`` (e.g. residuals).
+
+        Returns
+        -------
+        ndarray, shape (n_targets, n_out, n_params)
+            Entry ``[t, i, :]`` is ``d (Z r_t)_i / d theta``; row ``i``
+            depends only on ``K[i]`` and ``b[i]``.  Costs about one backward
+            pass per target.
+        """
+        D, Y = self.D, self._Y
+        m, n_in = self._K.shape
+        out = np.zeros((R.shape[0], m, self._layer.n_params), dtype=np.result_type(D, R))
+        rows = np.arange(m)
+        for t in range(R.shape[0]):
+            DR = D * R[t]
+            out[t, rows[:, None], rows[:, None] * n_in + np.arange(n_in)] = DR @ Y.T
+            out[t, rows, m * n_in + rows] = DR.sum(axis=1)
+        return out
+
     def weighted_rows(self, W):
         """Explicit Jacobian of the scores ``S = W Z`` with respect to ``theta``, transposed.
 

@@ -442,6 +442,36 @@ class SingleLayerObjective:
         self.work_units += float(self.n_theta)
         return np.einsum("tm,mnp->tpn", W, columns)
 
+    def features_contracted_jacobian(self, theta, R):
+        """Explicit Jacobians ``d (Z(theta) r_t) / d theta`` for the rows ``r_t`` of ``R``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_theta,)
+        R : ndarray, shape (n_targets, n)
+
+        Returns
+        -------
+        ndarray, shape (n_targets, m, n_theta)
+            One work unit per target when the layer's Jacobian offers
+            ``contracted_rows(R)``, otherwise ``m`` per target (one
+            ``J^T w`` per row of ``Z``).
+        """
+        features = self.features_at(theta)
+        J = self._jacobian(features)
+        if hasattr(J, "contracted_rows"):
+            self.work_units += float(R.shape[0])
+            return J.contracted_rows(R)
+        m, n = features.Z.shape
+        out = np.empty((R.shape[0], m, self.n_theta), dtype=np.result_type(features.Z, R))
+        for t in range(R.shape[0]):
+            for i in range(m):
+                E = np.zeros((m, n), dtype=out.dtype)
+                E[i] = R[t]
+                out[t, i] = J.rmatvec(E.ravel())
+        self.work_units += float(R.shape[0] * m)
+        return out
+
     def _dense_work(self, multiply_adds):
         """Work units of dense linear algebra: multiply-adds over those of one pass, ``n * n_theta``."""
         self.work_units += multiply_adds / (self.n_examples * max(self.n_theta, 1))

@@ -29,6 +29,7 @@ def gauss_newton(
     c1=1e-4,
     max_trials=30,
     inner="cg",
+    damping="levenberg",
 ):
     """Minimize ``objective`` by the (inexact) Gauss-Newton method.
 
@@ -63,6 +64,10 @@ def gauss_newton(
         matrix (``objective.gauss_newton_matrix(x)``, for few parameters),
         factorize it, and globalize by Levenberg-Marquardt damping instead of
         a line search (see Notes); ``cg_rtol`` and ``cg_max_iter`` are unused.
+    damping : {"levenberg", "marquardt"}, default "levenberg"
+        With ``inner="direct"``: the damping matrix ``D`` is
+        ``max(diag H) I`` (Levenberg) or ``diag(H)`` (Marquardt, invariant
+        to rescaling the unknowns).
 
     Returns
     -------
@@ -84,13 +89,13 @@ def gauss_newton(
     lands on the minimizer.
 
     **Direct inner solve** (``inner="direct"``).  With the dense matrix ``H``
-    each iteration solves ``(H + lambda I) p = -g`` by Cholesky and accepts
+    each iteration solves ``(H + lambda D) p = -g`` by Cholesky and accepts
     ``x + p`` when the ratio ``rho`` of actual to predicted decrease
     ``-(g^T p + p^T H p / 2)`` is at least ``c1``.  A rejected trial
     multiplies ``lambda`` by ``nu`` (2, 4, 8, ...); an accepted one
     multiplies it by ``max(1/3, 1 - (2 rho - 1)^3)`` (Nielsen's rule), so
     ``lambda`` falls to zero and full Gauss-Newton steps are taken where the
-    model is good.  Unlike a line search along one fixed direction, the
+    model is good (``lambda`` starts at ``1e-6``).  Unlike a line search along one fixed direction, the
     damping turns the step towards steepest descent where the Gauss-Newton
     model is poor (e.g. nearly rank-deficient ``J``), which avoids long runs
     of tiny steps.  A trial costs one factorization of the small matrix and
@@ -106,6 +111,8 @@ def gauss_newton(
     operator_options = {} if coupling else {"coupling": False}
     if inner not in ("cg", "direct"):
         raise ValueError(f"inner must be 'cg' or 'direct'; got {inner!r}")
+    if damping not in ("levenberg", "marquardt"):
+        raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}")
     if inner == "direct":
         if not hasattr(objective, "gauss_newton_matrix"):
             raise ValueError(
@@ -113,7 +120,9 @@ def gauss_newton(
             )
         c1 = check_open_unit(c1, "c1")
         max_trials = check_max_iter(max_trials, "max_trials")
-        return _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials)
+        return _levenberg_marquardt(
+            objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials, damping
+        )
 
     rec = Recorder(objective)
     f, g = objective.value_and_gradient(x)
@@ -144,7 +153,7 @@ def gauss_newton(
     return rec.finish(x, f, max_iter, status)
 
 
-def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials):
+def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials, damping_kind):
     """Gauss-Newton with dense Cholesky solves and Levenberg-Marquardt damping (``inner="direct"``)."""
     rec = Recorder(objective)
     f, g = objective.value_and_gradient(x)
@@ -152,7 +161,7 @@ def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_opt
     rec.record(f, gnorm)
     if not np.isfinite(f):
         return rec.finish(x, f, 0, 4, diverged_detail(0, f))
-    damping, nu = None, 2.0
+    damping, nu = 1e-6, 2.0  # start nearly at the Gauss-Newton step; raised only where it fails
     for k in range(1, max_iter + 1):
         if target_loss is not None and f <= target_loss:
             return rec.finish(x, f, k - 1, 2)
@@ -160,16 +169,17 @@ def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_opt
             return rec.finish(x, f, k - 1, 0)
         H = objective.gauss_newton_matrix(x, **operator_options)
         diagonal = np.diag(H).copy()
-        scale = float(np.max(np.abs(diagonal))) if diagonal.size else 1.0
-        if damping is None:
-            damping = 1e-6 * scale  # nearly the Gauss-Newton step; raised only if it fails
-        floor = scale * np.finfo(H.dtype).eps
+        largest = max(float(np.max(diagonal)), np.finfo(H.dtype).tiny)
+        if damping_kind == "marquardt":
+            scaling = np.maximum(diagonal, 1e-8 * largest)
+        else:
+            scaling = np.full_like(diagonal, largest)
         for trial in range(1, max_trials + 1):
-            np.fill_diagonal(H, diagonal + max(damping, floor))
+            np.fill_diagonal(H, diagonal + damping * scaling)
             try:
                 p = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(H, check_finite=False), g, check_finite=False)
             except np.linalg.LinAlgError:
-                damping, nu = max(damping, floor) * nu, 2.0 * nu
+                damping, nu = max(damping, 1e-12) * nu, 2.0 * nu
                 continue
             np.fill_diagonal(H, diagonal)
             predicted = -(float(g @ p) + 0.5 * float(p @ (H @ p)))
@@ -180,7 +190,7 @@ def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_opt
                 damping *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
                 break
-            damping, nu = max(damping, floor) * nu, 2.0 * nu
+            damping, nu = max(damping, 1e-12) * nu, 2.0 * nu
         else:
             return rec.finish(x, f, k - 1, 3, f"iteration {k}, {max_trials} damped trials (lambda = {damping:.3g})")
         x = x_new

@@ -39,10 +39,12 @@ class ReducedObjective:
         CG iterations per Newton step.  With little regularization and
         (nearly) separable classes the Hessian in ``W`` is ill-conditioned;
         the budget keeps one inner solve from costing thousands of passes.
-    projected : bool, default True
-        For least squares, use the Kaufman Gauss-Newton matrix that accounts
-        for ``W`` following ``theta``; otherwise the ``theta``-block of the
-        full Gauss-Newton matrix at ``W(theta)``.
+    projected : bool or {"kaufman", "golub-pereyra"}, default True
+        For least squares, ``True`` or ``"kaufman"`` uses the Kaufman
+        Gauss-Newton matrix that accounts for ``W`` following ``theta``;
+        ``"golub-pereyra"`` uses the full Jacobian of the reduced residual
+        (see Notes); ``False`` the ``theta``-block of the full Gauss-Newton
+        matrix at ``W(theta)``.
     W0 : ndarray, optional
         First warm start of the Newton-CG inner solve (zeros if omitted).
 
@@ -72,6 +74,15 @@ class ReducedObjective:
     ``dR = (W mat(J v)) P``, which removes the part of a change of the
     features that a change of ``W`` can absorb.  The operator is
     ``v -> J^T vec(W^T (W mat(J v)) P^2) / n + alpha v``.
+
+    **Full reduced Jacobian** (``projected="golub-pereyra"``; Golub and
+    Pereyra, 1973).  Differentiating ``W(theta) = C Z^T M^{-1}`` exactly gives
+    ``dS = (W dZ) P - R dZ^T M^{-1} Z`` with the residual ``R = S - C``:
+    Kaufman drops the second term, which is proportional to the residual.
+    Keeping it costs no extra pass (``dZ R^T`` comes from the same ``J v``,
+    and its adjoint joins the same backward pass) and gives a better model
+    away from zero residual.  (The dependence of ``alpha_W/2 ||W(theta)||^2``
+    on ``theta`` is left out of both models.)
 
     **Work units.**  Forward and backward passes of the network are counted
     by ``objective``.  In addition, a direct least-squares solve counts 1,
@@ -104,6 +115,9 @@ class ReducedObjective:
         self.inner_cg_rtol = check_nonnegative(inner_cg_rtol, "inner_cg_rtol")
         self.inner_cg_max_iter = check_max_iter(inner_cg_max_iter, "inner_cg_max_iter")
         self.least_squares = isinstance(objective.loss, LeastSquares)
+        if projected not in (True, False, "kaufman", "golub-pereyra"):
+            raise ValueError(f"projected must be True, False, 'kaufman' or 'golub-pereyra'; got {projected!r}")
+        self.golub_pereyra = projected == "golub-pereyra" and self.least_squares
         self.projected = bool(projected) and self.least_squares
         self.n_params = objective.n_theta
         self.n_examples = objective.n_examples
@@ -150,7 +164,7 @@ class ReducedObjective:
         keep = sigma > sigma[0] * max(Z.shape) * np.finfo(Z.dtype).eps
         filt = np.where(keep, sigma / np.where(keep, sigma**2 + shift, 1.0), 0.0)
         W = ((C @ Vt.T) * filt) @ U.T
-        return W, ("svd", Vt, np.where(keep, sigma**2 / (sigma**2 + shift), 0.0))
+        return W, ("svd", Vt, np.where(keep, sigma**2 / (sigma**2 + shift), 0.0), U, filt)
 
     def _solve_newton_cg(self, Z):
         loss, C, alpha = self.objective.loss, self.objective.C, self.objective.reg_W
@@ -200,8 +214,17 @@ class ReducedObjective:
         if kind == "cholesky":
             B = scipy.linalg.cho_solve(factor[0], Z)  # M^{-1} Z
             return Z, 2.0 * B - (B @ Z.T) @ B
-        Vt, filt = factor
+        Vt, filt = factor[:2]
         return Vt, (filt * (2.0 - filt))[:, None] * Vt
+
+    def _residual_factors(self, Z):
+        """``(L, T, N)``, with ``R P = R - (R L^T) T`` and ``N = M^{-1} Z`` (``M^+ Z`` for the SVD)."""
+        kind, *factor = self._solved[2]
+        if kind == "cholesky":
+            N = scipy.linalg.cho_solve(factor[0], Z)
+            return Z, N, N
+        Vt, filt, U, pinv = factor
+        return Vt, filt[:, None] * Vt, (U * pinv) @ Vt
 
     def _projection_middle(self):
         """``(L, Q)`` with ``P^2 = I - L^T Q L`` for the current ``theta`` (dense Gauss-Newton matrix).
@@ -215,7 +238,7 @@ class ReducedObjective:
             shift = Z.shape[1] * self.objective.reg_W
             M_inv = scipy.linalg.cho_solve(factor[0], np.eye(Z.shape[0]))
             return Z, M_inv + shift * (M_inv @ M_inv)
-        Vt, filt = factor
+        Vt, filt = factor[:2]
         return Vt, np.diag(filt * (2.0 - filt))
 
     # ------------------------------------------------------- reduced problem
@@ -241,6 +264,8 @@ class ReducedObjective:
         Z = objective.features(theta)
         J = objective.jacobian_theta(theta)
         m, n = Z.shape
+        if self.golub_pereyra:
+            return self._golub_pereyra_operator(theta, W, Z, J)
         left, right = self._projection_factors(Z)
 
         def matvec(v):
@@ -250,6 +275,27 @@ class ReducedObjective:
             objective.work_units += 2.0
             self.inner_work += 1.0
             return backward_outer(J, W, R) / n + objective.reg_theta * v
+
+        return LinearOperator((self.n_params, self.n_params), matvec=matvec, rmatvec=matvec, dtype=Z.dtype)
+
+    def _golub_pereyra_operator(self, theta, W, Z, J):
+        objective = self.objective
+        m, n = Z.shape
+        R = W @ Z - objective.C
+        left, right, N = self._residual_factors(Z)
+
+        def project(X):
+            return X - (X @ left.T) @ right
+
+        def matvec(v):
+            v = np.ravel(v)
+            dZ = J.matvec(v).reshape(m, n)
+            dS = project(W @ dZ) - (dZ @ R.T).T @ N  # (W dZ) P - R dZ^T M^{-1} Z
+            U = N @ dS.T  # adjoint of the second term: -J^T vec(U R)
+            objective.work_units += 2.0
+            self.inner_work += 1.0
+            back = backward_outer(J, np.vstack([W, -U.T]), np.vstack([project(dS), R]))
+            return back / n + objective.reg_theta * v
 
         return LinearOperator((self.n_params, self.n_params), matvec=matvec, rmatvec=matvec, dtype=Z.dtype)
 
@@ -271,19 +317,55 @@ class ReducedObjective:
         x = objective.join(theta, W)
         rows = objective.scores_jacobian_theta(x)
         n_targets, p, n = rows.shape
-        H = np.zeros((p, p), dtype=rows.dtype)
-        if self.projected:
-            L, Q = self._projection_middle()
-            r = L.shape[0]
-        for t in range(n_targets):
-            R = rows[t]
-            H += R @ R.T
+        if self.golub_pereyra:
+            H = self._golub_pereyra_matrix(theta, W, rows)
+        else:
+            H = np.zeros((p, p), dtype=rows.dtype)
             if self.projected:
-                B = R @ L.T
-                H -= B @ Q @ B.T
-        objective._dense_work(n * n_targets * (p * p + (p * r if self.projected else 0)))
+                L, Q = self._projection_middle()
+                r = L.shape[0]
+            for t in range(n_targets):
+                R = rows[t]
+                H += R @ R.T
+                if self.projected:
+                    B = R @ L.T
+                    H -= B @ Q @ B.T
+            objective._dense_work(n * n_targets * (p * p + (p * r if self.projected else 0)))
         H /= n
         H[np.arange(p), np.arange(p)] += objective.reg_theta
+        return H
+
+    def _golub_pereyra_matrix(self, theta, W, rows):
+        """``sum_t A_t A_t^T`` with ``A_t = F_t - X_t L`` the rows of the full reduced Jacobian.
+
+        ``F_t`` are the rows ``d S[t] / d theta``, ``Q_t = d (Z r_t) / d theta``
+        and ``B_t = F_t L^T``; Cholesky: ``L = Z``, ``X_t = (B_t + Q_t^T) M^{-1}``;
+        SVD ``Z = U diag(s) V^T``: ``L = V^T``, ``X_t = B_t diag(f) + Q_t^T U diag(g)``.
+        Then ``A_t A_t^T = F_t F_t^T - B_t X_t^T - X_t B_t^T + X_t (L L^T) X_t^T``.
+        """
+        objective = self.objective
+        Z = objective.features(theta)
+        m, n = Z.shape
+        R = W @ Z - objective.C
+        Q = objective.features_contracted_jacobian(theta, R)
+        kind, *factor = self._solved[2]
+        if kind == "cholesky":
+            L, G = Z, Z @ Z.T
+        else:
+            Vt, filt, U, pinv = factor
+            L, G = Vt, np.eye(Vt.shape[0])
+        n_targets, p, _ = rows.shape
+        H = np.zeros((p, p), dtype=rows.dtype)
+        for t in range(n_targets):
+            F = rows[t]
+            B = F @ L.T
+            if kind == "cholesky":
+                X = scipy.linalg.cho_solve(factor[0], (B + Q[t].T).T).T
+            else:
+                X = B * filt + (Q[t].T @ U) * pinv
+            BX = B @ X.T
+            H += F @ F.T - BX - BX.T + X @ G @ X.T
+        objective._dense_work(n * (n_targets * (p * p + p * L.shape[0]) + (m * m if kind == "cholesky" else 0)))
         return H
 
 
@@ -317,12 +399,15 @@ def varpro(
     inner_gtol, inner_rtol, inner_max_iter, inner_cg_max_iter : float, float, int, int
         Accuracy and budget of the inner Newton-CG solve (cross-entropy), see
         :class:`ReducedObjective`.
-    projected : bool, default True
-        Kaufman's projected Gauss-Newton matrix for least squares
-        (see :class:`ReducedObjective`).
+    projected : bool or {"kaufman", "golub-pereyra"}, default True
+        Kaufman's projected Gauss-Newton matrix for least squares, or the
+        full reduced Jacobian (see :class:`ReducedObjective`).
     **outer_options
         Passed on to :func:`~nnlib.optim.gauss_newton` (``cg_rtol``,
-        ``cg_max_iter``, ``gtol``...) or :func:`~nnlib.optim.steepest_descent`.
+        ``cg_max_iter``, ``gtol``, ``inner``...; ``damping`` defaults to
+        ``"marquardt"`` here) or :func:`~nnlib.optim.steepest_descent`.
+        ``inner="direct"`` factorizes the dense reduced Gauss-Newton matrix
+        (:meth:`ReducedObjective.gauss_newton_matrix`, least squares).
 
     Returns
     -------
@@ -357,6 +442,10 @@ def varpro(
         projected=projected,
         W0=W0,
     )
+    if outer == "gauss_newton":
+        # The reduced unknowns are all theta, whose sensitivities differ by orders of magnitude
+        # (a neuron with a small output weight barely matters): scale-invariant damping.
+        outer_options.setdefault("damping", "marquardt")
     solver = gauss_newton if outer == "gauss_newton" else steepest_descent
     result = solver(reduced, x0[:n_theta], max_iter=max_iter, target_loss=target_loss, **outer_options)
     result.x = reduced.full_x(result.x)
