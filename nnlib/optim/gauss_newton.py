@@ -114,7 +114,7 @@ def gauss_newton(
     if damping not in ("levenberg", "marquardt"):
         raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}")
     if inner == "direct":
-        if not hasattr(objective, "gauss_newton_matrix"):
+        if not callable(getattr(objective, "gauss_newton_matrix", None)):
             raise ValueError(
                 f"inner='direct' needs objective.gauss_newton_matrix; {type(objective).__name__} has none"
             )
