@@ -5,6 +5,7 @@
     python3 tasks.py test        # unit tests, strict nbval on every chapter, and the book build
     python3 tasks.py notebooks   # re-execute every chapter in a fresh kernel, storing outputs
     python3 tasks.py lab         # open the chapters in JupyterLab
+    python3 tasks.py student     # write the student edition (solutions removed) into student/
 
 Only Python 3.10+ and the package index are needed: the first command creates a
 virtual environment in ``.venv`` and installs ``requirements.txt`` into it
@@ -113,7 +114,7 @@ def execute_notebooks(paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "venv"])
+    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "student", "venv"])
     parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' task (default: all chapters)")
     args = parser.parse_args()
     ensure_venv()
@@ -123,6 +124,8 @@ def main():
         return test()
     if args.task == "notebooks":
         return execute_notebooks(args.paths)
+    if args.task == "student":
+        return run(PYTHON, ROOT / "tools" / "student_edition.py", ROOT / "student")
     if args.task == "lab":
         return run(BIN / "jupyter", "lab", "chapters")
     return 0
