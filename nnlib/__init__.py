@@ -7,7 +7,7 @@ Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
 Data matrices are ``(n_features, n_examples)``.
 """
 
-from . import activations, checks, conv, data, layers, losses, objective, optim, parametric
+from . import activations, checks, conv, data, exercises, layers, losses, objective, optim, parametric
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
@@ -21,6 +21,7 @@ __all__ = [
     "checks",
     "conv",
     "data",
+    "exercises",
     "layers",
     "losses",
     "objective",

@@ -1,0 +1,160 @@
+"""Self-checks for exercises: a clear verdict and a hint, never a stored answer.
+
+Each check recomputes what it needs from the student's own function or from the
+data of the exercise: a derivative is judged by the Taylor and adjoint tests, a
+least-squares solution by its normal equations, a rank by an SVD.  Nothing here
+is an answer key a student could copy.
+
+>>> from nnlib.exercises import check_gradient
+>>> check_gradient(lambda x: 0.5 * x @ x, lambda x: x, np.ones(3))  # doctest: +SKIP
+Correct: the gradient passes the Taylor test (observed order of E1 2.00, expected 2).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from .checks import adjoint_test, taylor_test
+
+
+@dataclass
+class Verdict:
+    """Outcome of a self-check: truthy when correct, printable with a hint."""
+
+    passed: bool
+    message: str
+    hint: str = ""
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        if self.passed:
+            return f"Correct: {self.message}."
+        return f"Not yet: {self.message}.\nHint: {self.hint}" if self.hint else f"Not yet: {self.message}."
+
+    __repr__ = __str__
+
+
+def _default_rng(rng):
+    return np.random.default_rng(0) if rng is None else rng
+
+
+def _safe_call(function, *args):
+    try:
+        return np.asarray(function(*args)), None
+    except Exception as exc:  # a student's function may fail in any way
+        return None, f"calling it raised {type(exc).__name__}: {exc}"
+
+
+def check_jacobian(f, jvp, x, vjp=None, rng=None):
+    """Judge a student's Jacobian products of ``f`` at ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        ``x -> f(x)``.
+    jvp : callable
+        The student's ``v -> J v`` (same shape as ``f(x)``, or flat).
+    x : ndarray
+        Point of linearization.
+    vjp : callable, optional
+        The student's ``w -> J^T w``; checked with the adjoint test against ``jvp``.
+    rng : numpy.random.Generator, optional
+        Draws the test directions (default: ``default_rng(0)``).
+
+    Returns
+    -------
+    Verdict
+    """
+    rng = _default_rng(rng)
+    x = np.asarray(x, dtype=float)
+    fx, error = _safe_call(f, x)
+    if error:
+        return Verdict(False, f"f(x) failed: {error}", "make f run on x first")
+    v = rng.standard_normal(x.shape)
+    Jv, error = _safe_call(jvp, v)
+    if error:
+        return Verdict(False, f"J v failed: {error}", f"v has shape {x.shape}; J v must have f(x)'s size {fx.size}")
+    if Jv.size != fx.size:
+        return Verdict(False, f"J v has {Jv.size} entries but f(x) has {fx.size}",
+                       "J v is a change of f, so it has the shape of f(x)")
+    result = taylor_test(f, lambda d: np.reshape(jvp(d), fx.shape), x, v=v)
+    if not result:
+        observed = result.order[np.isfinite(result.order)]
+        slope = float(np.median(observed[-4:])) if observed.size else float("nan")
+        hint = ("E1 falls like h, not h^2: J v is the derivative of something else. Compare one entry "
+                "with the difference quotient (f(x + h v) - f(x)) / h for a small h."
+                if 0.7 < slope < 1.3 else
+                "E1 does not fall at all: is J v scaled by h, or computed at another point than x?")
+        return Verdict(False, f"the Taylor test failed ({result.message})", hint)
+    if vjp is None:
+        return Verdict(True, f"J v passes the Taylor test ({result.message})")
+    w = rng.standard_normal(fx.shape)
+    JTw, error = _safe_call(vjp, w)
+    if error:
+        return Verdict(False, f"J^T w failed: {error}", f"w has shape {fx.shape}; J^T w must have x's size {x.size}")
+    if JTw.size != x.size:
+        return Verdict(False, f"J^T w has {JTw.size} entries but x has {x.size}",
+                       "J^T maps changes of f(x) back to the shape of x")
+    operator = LinearOperator(
+        (fx.size, x.size),
+        matvec=lambda d: np.ravel(jvp(np.reshape(d, x.shape))),
+        rmatvec=lambda d: np.ravel(vjp(np.reshape(d, fx.shape))),
+        dtype=float,
+    )
+    adjoint = adjoint_test(operator, rng=rng)
+    if not adjoint:
+        return Verdict(False, f"J v is right but J^T w is not its transpose (relative error {adjoint.rel_error:.1e})",
+                       "transpose every step of J v in reverse order; sums over examples in J v become "
+                       "copies in J^T w and vice versa")
+    return Verdict(True, f"J v passes the Taylor test and J^T w the adjoint test ({result.message})")
+
+
+def check_gradient(f, gradient, x, rng=None):
+    """Judge a student's gradient of a scalar function ``f`` at ``x`` with the Taylor test."""
+    rng = _default_rng(rng)
+    x = np.asarray(x, dtype=float)
+    g, error = _safe_call(gradient, x)
+    if error:
+        return Verdict(False, f"the gradient failed: {error}", "make it run on x first")
+    if g.shape != x.shape:
+        return Verdict(False, f"the gradient has shape {g.shape} but x has shape {x.shape}",
+                       "the gradient of a scalar function has the shape of its argument")
+    result = taylor_test(f, lambda v: float(np.sum(g * v)), x, rng=rng)
+    if result:
+        return Verdict(True, f"the gradient passes the Taylor test ({result.message})")
+    return Verdict(False, f"the Taylor test failed ({result.message})",
+                   "check the factor 1/n of an average, the transpose of each matrix in the chain rule, "
+                   "and the regularization term")
+
+
+def check_least_squares(W, Z, C, regularization=0.0, rtol=1e-8):
+    """Judge ``W`` as the solution of ``min_W 1/2 ||W Z - C||^2 + reg/2 ||W||^2``.
+
+    The check is the normal equations ``W (Z Z^T + reg I) = C Z^T``, so any correct
+    method (Cholesky, QR, SVD, lstsq) passes.
+    """
+    W, Z, C = (np.asarray(a, dtype=float) for a in (W, Z, C))
+    expected = (C.shape[0], Z.shape[0])
+    if W.shape != expected:
+        return Verdict(False, f"W has shape {W.shape}; expected {expected} (targets x width)",
+                       "W maps the m features of Z to the targets of C")
+    lhs = W @ (Z @ Z.T + regularization * np.eye(Z.shape[0]))
+    rhs = C @ Z.T
+    residual = np.linalg.norm(lhs - rhs) / max(np.linalg.norm(rhs), np.finfo(float).tiny)
+    if residual <= rtol:
+        return Verdict(True, f"W satisfies the normal equations (relative residual {residual:.1e})")
+    return Verdict(False, f"the normal equations are off by {residual:.1e} (relative)",
+                   "set the gradient Z (W Z - C)^T + reg W to zero and solve for W")
+
+
+def check_rank(value, A, rtol=1e-10):
+    """Judge a claimed numerical rank of ``A`` (singular values above ``rtol * s_1``)."""
+    s = np.linalg.svd(np.asarray(A, dtype=float), compute_uv=False)
+    rank = int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
+    if value == rank:
+        return Verdict(True, f"the numerical rank is {rank}")
+    return Verdict(False, f"{value} is not the numerical rank at tolerance {rtol:g} * s_1",
+                   "count the singular values above the tolerance, not the non-zero ones")

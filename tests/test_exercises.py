@@ -1,0 +1,71 @@
+"""The self-checks of nnlib.exercises accept right answers and reject wrong ones with a hint."""
+
+import numpy as np
+
+from nnlib.exercises import check_gradient, check_jacobian, check_least_squares, check_rank
+
+A = np.random.default_rng(1).standard_normal((4, 3))
+
+
+def f(x):
+    return np.tanh(A @ x)
+
+
+def jvp(v, x=np.linspace(-1, 1, 3)):
+    return (1 - np.tanh(A @ x) ** 2) * (A @ v)
+
+
+def vjp(w, x=np.linspace(-1, 1, 3)):
+    return A.T @ ((1 - np.tanh(A @ x) ** 2) * w)
+
+
+X0 = np.linspace(-1, 1, 3)
+
+
+def test_right_jacobian_passes_both_tests():
+    verdict = check_jacobian(f, jvp, X0, vjp=vjp)
+    assert verdict and "adjoint" in str(verdict) and str(verdict).startswith("Correct")
+
+
+def test_forgotten_derivative_of_tanh_fails_with_a_hint():
+    verdict = check_jacobian(f, lambda v: A @ v, X0)
+    assert not verdict
+    assert "Hint" in str(verdict) and "falls like h" in str(verdict)
+
+
+def test_wrong_transpose_fails_the_adjoint_part():
+    verdict = check_jacobian(f, jvp, X0, vjp=lambda w: A.T @ w)
+    assert not verdict and "transpose" in verdict.message
+
+
+def test_wrong_shapes_and_crashes_are_reported_not_raised():
+    assert "entries" in check_jacobian(f, lambda v: np.zeros(7), X0).message
+    assert "raised ZeroDivisionError" in check_jacobian(f, lambda v: 1 / 0, X0).message
+
+
+def test_gradient_check():
+    def loss(x):
+        return 0.5 * float(np.sum(f(x) ** 2))
+
+    def gradient(x):
+        return vjp(f(x), x)
+
+    assert check_gradient(loss, gradient, X0)
+    assert not check_gradient(loss, lambda x: 2 * gradient(x), X0)
+    assert "shape" in check_gradient(loss, lambda x: np.zeros(2), X0).message
+
+
+def test_least_squares_check_uses_the_normal_equations():
+    rng = np.random.default_rng(0)
+    Z, C = rng.standard_normal((5, 40)), rng.standard_normal((2, 40))
+    W = np.linalg.solve(Z @ Z.T + 0.1 * np.eye(5), Z @ C.T).T
+    assert check_least_squares(W, Z, C, regularization=0.1)
+    assert not check_least_squares(W, Z, C, regularization=0.0)
+    assert "shape" in check_least_squares(W.T, Z, C).message
+
+
+def test_rank_check():
+    M = np.outer(np.arange(1.0, 5.0), np.ones(3))
+    assert check_rank(1, M)
+    wrong = check_rank(3, M)
+    assert not wrong and "Hint" in str(wrong)
