@@ -11,6 +11,13 @@ vector ``theta`` to ``Z`` of shape ``(n_out, n_examples)``.  It offers
 ``jacobian_input(theta, Y)``  LinearOperator ``(Z.size, Y.size)``: J v, J^T w
 ========================== ===================================================
 
+Optional, for speed: ``forward_and_jacobian(theta, Y)`` returns ``Z`` and
+``jacobian_params(theta, Y)`` from one forward pass (callers test for it with
+``hasattr``); :class:`Dense` offers it, and its Jacobian
+(:class:`DenseJacobian`) adds products for a linear last layer
+(``rmatvec_outer``, ``matvec_outer``) and explicit Jacobian rows
+(``weighted_rows``, ``contracted_rows``) used by dense Gauss-Newton solves.
+
 Flat vectors use NumPy's default (C, row-major) order: ``Z.ravel()`` and
 ``K.ravel()``.  Subclasses register themselves in :data:`Layer.registry`, and
 the generic test suite checks every registered layer through

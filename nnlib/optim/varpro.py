@@ -85,10 +85,15 @@ class ReducedObjective:
     on ``theta`` is left out of both models.)
 
     **Work units.**  Forward and backward passes of the network are counted
-    by ``objective``.  In addition, a direct least-squares solve counts 1,
+    by ``objective``.  In addition, a direct least-squares solve counts its
+    multiply-adds over those of one pass, ``n * n_theta`` (``(m^2 + m n_targets) / n_theta``
+    for the normal equations, about ``4 m^2 / n_theta`` with the SVD; at least 1),
     each pass of the linear last layer in Newton-CG (``W Z``, ``G Z^T``)
     counts 1 (2 per Hessian product), and each projected Gauss-Newton product
-    counts 3 (``J v``, ``J^T w`` and the projections).
+    counts 3 (``J v``, ``J^T w`` and the projections).  The dense matrix of
+    :meth:`gauss_newton_matrix` counts its explicit Jacobian rows (one pass
+    per target, two for Golub-Pereyra) and its multiply-adds over ``n * n_theta``
+    (about ``n_theta + m`` units for one target).
     """
 
     def __init__(
@@ -150,16 +155,22 @@ class ReducedObjective:
         n = Z.shape[1]
         shift = n * self.objective.reg_W
         C = self.objective.C
-        self.inner_work += 1.0
+        m, n_targets, n_theta = Z.shape[0], C.shape[0], max(self.objective.n_theta, 1)
+        # Z Z^T and Z C^T: (m^2 + m n_targets) n multiply-adds, counted like the dense
+        # products of the objective (one pass ~ n * n_theta), but at least one pass.
+        self.inner_work += max(1.0, (m * m + m * n_targets) / n_theta)
         if shift > 0:
             try:
                 # Regularized normal equations: SPD, m x m, cheap; the shift bounds the condition number.
-                factor = ("cholesky", scipy.linalg.cho_factor(Z @ Z.T + shift * np.eye(Z.shape[0])))
+                gram = Z @ Z.T
+                factor = ("cholesky", scipy.linalg.cho_factor(gram + shift * np.eye(Z.shape[0])), gram)
                 W = scipy.linalg.cho_solve(factor[1], Z @ C.T).T
                 return W, factor
             except np.linalg.LinAlgError:
                 pass
-        # Without regularization Z Z^T may be singular: the SVD gives the minimum-norm solution.
+        # Without regularization Z Z^T may be singular: the SVD gives the minimum-norm solution
+        # (about 4 n m^2 multiply-adds in all; the normal equations above were counted already).
+        self.inner_work += 3.0 * m * m / n_theta
         U, sigma, Vt = np.linalg.svd(Z, full_matrices=False)
         keep = sigma > sigma[0] * max(Z.shape) * np.finfo(Z.dtype).eps
         filt = np.where(keep, sigma / np.where(keep, sigma**2 + shift, 1.0), 0.0)
@@ -350,7 +361,7 @@ class ReducedObjective:
         Q = objective.features_contracted_jacobian(theta, R)
         kind, *factor = self._solved[2]
         if kind == "cholesky":
-            L, G = Z, Z @ Z.T
+            L, G = Z, factor[1]  # Z Z^T, kept from the inner solve
         else:
             Vt, filt, U, pinv = factor
             L, G = Vt, np.eye(Vt.shape[0])
@@ -365,7 +376,7 @@ class ReducedObjective:
                 X = B * filt + (Q[t].T @ U) * pinv
             BX = B @ X.T
             H += F @ F.T - BX - BX.T + X @ G @ X.T
-        objective._dense_work(n * (n_targets * (p * p + p * L.shape[0]) + (m * m if kind == "cholesky" else 0)))
+        objective._dense_work(n * n_targets * (p * p + p * L.shape[0]))
         return H
 
 
