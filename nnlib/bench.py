@@ -11,6 +11,14 @@ Time to reach Adam's loss (Adam runs first and sets the target)::
 
     python -m nnlib.bench compare --loss mse --reference-iter 5000 --lr 1e-2 --solvers varpro gn --json
 
+``gn`` and ``varpro`` solve their Gauss-Newton systems with ``--gn-inner``:
+``auto`` (default) factorizes the dense Gauss-Newton matrix and uses
+Levenberg-Marquardt damping (``gauss_newton(..., inner="direct")``) for least
+squares with at most 1000 unknowns, and runs matrix-free CG with a line search
+otherwise; ``varpro`` uses the full (Golub-Pereyra) reduced Jacobian unless
+``--varpro-jacobian kaufman``.  Set ``OPENBLAS_NUM_THREADS=1`` (or the like)
+to time all solvers on one core alike.
+
 The JSON object of ``peaks`` has the keys ``problem``, ``solver``, ``settings``,
 ``train_loss`` (objective value: data loss plus regularization),
 ``train_data_loss``, ``val_loss``, ``val_accuracy`` (``null`` for regression),

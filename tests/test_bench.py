@@ -44,6 +44,27 @@ def test_target_loss_and_compare(capsys):
     assert [entry["solver"] for entry in record["solvers"]] == ["varpro", "gn"]
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [["--gn-inner", "cg"], ["--gn-inner", "direct"], ["--gn-inner", "cg", "--varpro-jacobian", "kaufman"],
+     ["--gn-inner", "direct", "--varpro-jacobian", "kaufman"]],
+)
+@pytest.mark.parametrize("solver", ["gn", "varpro"])
+def test_inner_solver_options(solver, extra, capsys):
+    record = run(["peaks", "--solver", solver, *extra, *TINY], capsys)
+    assert record["success"] and record["history"]["loss"][-1] <= record["history"]["loss"][0]
+    direct = extra[1] == "direct"
+    assert all(k >= 1 for k in record["history"]["inner_iter"][1:]) or not direct
+
+
+def test_auto_inner_solver_is_cg_for_softmax():
+    args = bench.make_parser().parse_args(["peaks", "--loss", "softmax", *TINY])
+    objective, *_ = bench.build_problem(args)
+    assert bench.inner_solver(args, objective) == "cg"
+    args = bench.make_parser().parse_args(["peaks", *TINY])
+    assert bench.inner_solver(args, bench.build_problem(args)[0]) == "direct"
+
+
 def test_data_file_is_used(tmp_path, capsys):
     rng = np.random.default_rng(0)
     path = tmp_path / "data.npz"
