@@ -170,16 +170,17 @@ class Dense(Layer):
         Returns
         -------
         Z : ndarray, shape (n_out, n_examples)
-        J : LinearOperator, shape (Z.size, n_params)
-            As :meth:`jacobian_params`; in addition it offers
-            ``J.weighted_rows(W)``, see :class:`DenseJacobian`.
+        J : DenseJacobian, shape (Z.size, n_params)
+            As :meth:`jacobian_params` (a LinearOperator), with the extra
+            products of :class:`DenseJacobian`.  It reads ``Z``: do not
+            modify ``Z`` in place while ``J`` is in use.
         """
         theta, Y = self.check_input(theta, Y)
         K, Z, A = self._evaluate(theta, Y)
-        return Z, DenseJacobian(self, K, Y, Z, A, result_dtype(theta, Y))
+        return Z, DenseJacobian(self, K.copy(), Y, Z, A, result_dtype(theta, Y))
 
     def jacobian_params(self, theta, Y):
-        """Jacobian of ``vec(Z)`` with respect to ``theta`` as a LinearOperator."""
+        """Jacobian of ``vec(Z)`` with respect to ``theta`` as a LinearOperator (a :class:`DenseJacobian`)."""
         return self.forward_and_jacobian(theta, Y)[1]
 
     def jacobian_input(self, theta, Y):
@@ -220,7 +221,9 @@ class DenseJacobian(LinearOperator):
     Products cost one matrix multiplication each (see :class:`Dense`);
     ``D = sigma'(A)`` is computed on the first product and kept.  Created by
     :meth:`Dense.jacobian_params` and :meth:`Dense.forward_and_jacobian`;
-    the arrays it holds must not be modified.
+    the arrays it holds must not be modified.  Products use a work array
+    kept on the layer (never returned), so one layer must not be used from
+    several threads at once.
     """
 
     def __init__(self, layer, K, Y, Z, A, dtype):
