@@ -10,6 +10,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
+__all__ = [
+    "Activation",
+    "tanh",
+    "relu",
+    "sigmoid",
+    "softplus",
+    "identity",
+    "ACTIVATIONS",
+    "get_activation",
+]
+
 
 @dataclass(frozen=True)
 class Activation:
@@ -84,10 +95,25 @@ def _relu_prime(x):
     return (x > 0).astype(np.asarray(x).dtype)
 
 
+#: ``sigma(x) = tanh(x)``, smooth, values in ``(-1, 1)``.
+#:
+#: :meta hide-value:
 tanh = Activation("tanh", np.tanh, _tanh_prime, _tanh_second, smooth=True)
+#: ``sigma(x) = max(x, 0)``; derivative 0 at ``x = 0``, no second derivative.
+#:
+#: :meta hide-value:
 relu = Activation("relu", _relu, _relu_prime, None, smooth=False)
+#: ``sigma(x) = 1 / (1 + exp(-x))``, smooth, values in ``(0, 1)``.
+#:
+#: :meta hide-value:
 sigmoid = Activation("sigmoid", _sigmoid, _sigmoid_prime, _sigmoid_second, smooth=True)
+#: ``sigma(x) = log(1 + exp(x))``, a smooth ReLU; its derivative is the sigmoid.
+#:
+#: :meta hide-value:
 softplus = Activation("softplus", _softplus, _sigmoid, _sigmoid_prime, smooth=True)
+#: ``sigma(x) = x`` (a linear layer); returns a copy.
+#:
+#: :meta hide-value:
 identity = Activation(
     "identity",
     lambda x: np.array(x, copy=True),
@@ -96,6 +122,10 @@ identity = Activation(
     smooth=True,
 )
 
+#: The activations by name, as looked up by :func:`get_activation`:
+#: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"softplus"`` and ``"identity"``.
+#:
+#: :meta hide-value:
 ACTIVATIONS = {a.name: a for a in (tanh, relu, sigmoid, softplus, identity)}
 
 

@@ -41,7 +41,26 @@ from .losses import LeastSquares, SoftmaxCrossEntropy
 from .objective import SingleLayerObjective
 from .optim import adam, gauss_newton, sgd, steepest_descent, varpro
 
+__all__ = [
+    "SOLVERS",
+    "DEFAULT_LR",
+    "load_data",
+    "build_problem",
+    "inner_solver",
+    "run_solver",
+    "summarize",
+    "problem_record",
+    "command_peaks",
+    "command_compare",
+    "json_ready",
+    "print_text",
+    "make_parser",
+    "main",
+]
+
+#: Solver names accepted by ``--solver`` and ``--solvers``.
 SOLVERS = ("gn", "gn-blockdiag", "varpro", "varpro-steepest", "sgd", "adam", "steepest")
+#: Learning rate of the first-order solvers when ``--lr`` is not given.
 DEFAULT_LR = {"sgd": 1e-2, "adam": 1e-2}
 
 
@@ -137,6 +156,7 @@ def summarize(name, result, objective, validation, target_loss=None):
 
 
 def problem_record(args, objective):
+    """The ``problem`` entry of a JSON record: data, model, loss, sizes and seed."""
     return {
         "data": args.data or "peaks",
         "model": args.model,
@@ -153,6 +173,7 @@ def problem_record(args, objective):
 
 
 def command_peaks(args):
+    """Run the ``peaks`` command: train with one solver and return the JSON record."""
     objective, x0, validation, rng = build_problem(args)
     result = run_solver(args.solver, objective, x0, rng, args, args.max_iter, args.target_loss)
     record = {"problem": problem_record(args, objective)}
@@ -163,6 +184,9 @@ def command_peaks(args):
 
 
 def command_compare(args):
+    """Run the ``compare`` command: a reference solver sets the target loss, then
+    every solver of ``--solvers`` runs from the same start and data and is timed
+    to that target (``speedup`` relative to the reference)."""
     objective, x0, validation, rng = build_problem(args)
     reference = run_solver(args.reference_solver, objective, x0, rng, args, args.reference_iter)
     target = reference.loss
@@ -254,6 +278,7 @@ def _nonnegative_float(text):
 
 
 def make_parser():
+    """The ``argparse`` parser of ``python -m nnlib.bench`` with its two commands."""
     parser = argparse.ArgumentParser(prog="python -m nnlib.bench", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -300,6 +325,7 @@ def make_parser():
 
 
 def main(argv=None):
+    """Entry point of ``python -m nnlib.bench``: parse ``argv``, run, print; returns 0."""
     parser = make_parser()
     args = parser.parse_args(argv)
     try:

@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+__all__ = [
+    "TaylorResult",
+    "taylor_test",
+    "AdjointResult",
+    "adjoint_test",
+]
+
 
 def _apply(J, v):
     """Apply a Jacobian given as LinearOperator, matrix, or function ``v -> J v``."""

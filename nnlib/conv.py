@@ -50,7 +50,24 @@ from ._validation import check_positive_int, check_vector, result_dtype
 from .activations import get_activation
 from .layers import Layer
 
+__all__ = [
+    "BOUNDARIES",
+    "METHODS",
+    "DIRECT_MAX_TAPS",
+    "TINY_PRODUCT",
+    "DIRECT_BLOCK_BYTES",
+    "CONV_MATRIX_MAX_SIZE",
+    "conv_matrix",
+    "circulant_eigenvalues",
+    "Conv1D",
+    "Conv2D",
+    "AvgPool1D",
+    "AvgPool2D",
+]
+
+#: The boundary conditions, ``"periodic"`` (circulant ``K``) or ``"zero"`` (Toeplitz ``K``).
 BOUNDARIES = ("periodic", "zero")
+#: The algorithms; ``"auto"`` chooses by :data:`DIRECT_MAX_TAPS` (see the module docstring).
 METHODS = ("auto", "direct", "fft")
 
 #: ``method="auto"`` uses the direct sum for stencils with at most this many entries

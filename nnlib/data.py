@@ -8,6 +8,16 @@ import numpy as np
 
 from ._validation import check_matrix, check_positive_int
 
+__all__ = [
+    "peaks_function",
+    "peaks_thresholds",
+    "one_hot",
+    "peaks",
+    "labels_from_one_hot",
+    "DIGITS_SHA256",
+    "digits",
+]
+
 
 def peaks_function(x, y):
     """MATLAB's ``peaks``: a sum of translated and scaled Gaussians on the plane.

@@ -17,6 +17,14 @@ from scipy.sparse.linalg import LinearOperator
 
 from .checks import adjoint_test, taylor_test
 
+__all__ = [
+    "Verdict",
+    "check_jacobian",
+    "check_gradient",
+    "check_least_squares",
+    "check_rank",
+]
+
 
 @dataclass
 class Verdict:

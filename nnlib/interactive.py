@@ -23,6 +23,11 @@ from numbers import Number
 
 import numpy as np
 
+__all__ = [
+    "InteractiveFigure",
+    "interactive_figure",
+]
+
 
 def _format_value(value):
     if isinstance(value, (float, np.floating)):

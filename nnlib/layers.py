@@ -3,13 +3,13 @@
 A layer maps data ``Y`` of shape ``(n_in, n_examples)`` and a flat parameter
 vector ``theta`` to ``Z`` of shape ``(n_out, n_examples)``.  It offers
 
-========================== ===================================================
-``n_params``               length of ``theta``
-``init_params(rng)``       a ``theta`` drawn from the generator ``rng``
-``forward(theta, Y)``      ``Z``
+============================= =================================================
+``n_params``                  length of ``theta``
+``init_params(rng)``          a ``theta`` drawn from the generator ``rng``
+``forward(theta, Y)``         ``Z``
 ``jacobian_params(theta, Y)`` LinearOperator ``(Z.size, n_params)``: J v, J^T w
 ``jacobian_input(theta, Y)``  LinearOperator ``(Z.size, Y.size)``: J v, J^T w
-========================== ===================================================
+============================= =================================================
 
 Optional, for speed: ``forward_and_jacobian(theta, Y)`` returns ``Z`` and
 ``jacobian_params(theta, Y)`` from one forward pass (callers test for it with
@@ -29,6 +29,12 @@ from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_matrix, check_positive_int, check_vector, result_dtype
 from .activations import get_activation
+
+__all__ = [
+    "Layer",
+    "Dense",
+    "DenseJacobian",
+]
 
 
 class Layer:

@@ -10,6 +10,14 @@ import numpy as np
 
 from ._validation import check_matrix
 
+__all__ = [
+    "Loss",
+    "LeastSquares",
+    "log_softmax",
+    "softmax",
+    "SoftmaxCrossEntropy",
+]
+
 
 class Loss:
     """Base class: validation shared by all losses."""

@@ -13,16 +13,17 @@ layer gives ``Z = sigma(K Y + b)``).
 Work units
 ----------
 One work unit is one forward or one backward pass over the whole training
-set.  The objective counts them in :attr:`SingleLayerObjective.work_units`:
+set.  The objective counts them in its attribute ``work_units``
+(see :class:`SingleLayerObjective`):
 
-======================================== =====================================
-forward pass ``Z(theta)`` (value at new x) 1
-gradient (one ``J_theta^T w``)             1
+============================================ ========================================
+forward pass ``Z(theta)`` (value at new x)   1
+gradient (one ``J_theta^T w``)               1
 Gauss-Newton product (``J v`` and ``J^T w``) 2
 mini-batch of ``b`` of ``n`` examples        ``b / n`` per pass
-explicit Jacobian of ``S`` in ``theta``     1 per target (per-example backward pass)
+explicit Jacobian of ``S`` in ``theta``      1 per target (per-example backward pass)
 dense products over the ``n`` examples       multiply-adds / ``(n * n_theta)``
-======================================== =====================================
+============================================ ========================================
 
 The last row covers the dense linear algebra of :meth:`SingleLayerObjective.gauss_newton_matrix`
 (e.g. ``R R^T`` of the ``(n_theta, n)`` Jacobian rows ``R`` costs
@@ -41,6 +42,13 @@ from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_matrix, check_vector
 from .losses import LeastSquares
+
+__all__ = [
+    "subsample",
+    "backward_outer",
+    "forward_outer",
+    "SingleLayerObjective",
+]
 
 
 def subsample(Y, C, sample_size, rng):

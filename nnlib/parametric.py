@@ -30,6 +30,14 @@ from ._validation import check_matrix, check_positive_int, check_vector, result_
 from .activations import get_activation
 from .layers import Layer
 
+__all__ = [
+    "KINDS",
+    "Q_MAX_N",
+    "ParametricKernel",
+    "parametric_Q",
+    "ParametricDense",
+]
+
 #: the kinds of parametric model
 KINDS = ("diagonal", "antisymmetric", "mmatrix")
 
@@ -57,10 +65,16 @@ class ParametricKernel:
     ----------
     n_params : int
         ``p``, the length of ``theta``.
-    rows, cols, index, sign : ndarray
-        The non-zeros of ``Q`` in coordinate form: entry ``k`` says that
-        ``theta[index[k]]`` enters ``K[rows[k], cols[k]]`` with factor
-        ``sign[k]`` (``+1`` or ``-1``).
+    rows : ndarray
+        Row indices of the non-zeros of ``K``.
+    cols : ndarray
+        Column indices of the non-zeros of ``K``.
+    index : ndarray
+        Entries of ``theta`` placed there.
+    sign : ndarray
+        Their factors (``+1`` or ``-1``).  Together the four arrays are ``Q``
+        in coordinate form: entry ``k`` says that ``theta[index[k]]`` enters
+        ``K[rows[k], cols[k]]`` with factor ``sign[k]``.
 
     Notes
     -----

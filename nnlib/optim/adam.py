@@ -5,6 +5,10 @@ import numpy as np
 from ._checks import check_open_unit, check_positive
 from .sgd import run_first_order
 
+__all__ = [
+    "adam",
+]
+
 
 def adam(
     objective,

@@ -6,6 +6,11 @@ import numpy as np
 
 from ._checks import check_max_iter, check_nonnegative
 
+__all__ = [
+    "CGResult",
+    "conjugate_gradient",
+]
+
 
 @dataclass
 class CGResult:

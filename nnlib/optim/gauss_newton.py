@@ -16,6 +16,10 @@ from .cg import conjugate_gradient
 from .linesearch import armijo
 from .result import Recorder, diverged_detail
 
+__all__ = [
+    "gauss_newton",
+]
+
 
 def gauss_newton(
     objective,

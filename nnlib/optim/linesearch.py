@@ -6,6 +6,11 @@ import numpy as np
 
 from ._checks import check_max_iter, check_open_unit, check_positive
 
+__all__ = [
+    "LineSearchResult",
+    "armijo",
+]
+
 
 @dataclass
 class LineSearchResult:

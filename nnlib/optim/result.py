@@ -3,7 +3,7 @@
 A solver creates a :class:`Recorder` when it starts, calls
 :meth:`Recorder.record` once per iterate, and ends with
 :meth:`Recorder.finish`.  Wall time is measured with
-:func:`time.perf_counter` from the moment the recorder was created; work
+``time.perf_counter()`` from the moment the recorder was created; work
 units are read from the objective's ``work_units`` counter, so a solver never
 counts its own work and cannot miscount it.
 """
@@ -12,6 +12,14 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+__all__ = [
+    "STATUS_MESSAGES",
+    "History",
+    "OptimizeResult",
+    "Recorder",
+    "diverged_detail",
+]
 
 #: status codes shared by all solvers
 STATUS_MESSAGES = {
@@ -71,7 +79,7 @@ class History:
 
 @dataclass
 class OptimizeResult:
-    """Outcome of a solver, in the spirit of :class:`scipy.optimize.OptimizeResult`.
+    """Outcome of a solver, in the spirit of ``scipy.optimize.OptimizeResult``.
 
     Attributes
     ----------
@@ -83,7 +91,7 @@ class OptimizeResult:
         Number of iterations (updates of ``x``) performed.
     status : int
         0 converged, 1 max_iter reached, 2 target loss reached,
-        3 line search failed, 4 diverged (see :data:`STATUS_MESSAGES`).
+        3 line search failed, 4 diverged (see :data:`~nnlib.optim.result.STATUS_MESSAGES`).
     message : str
         Human-readable reason for stopping.
     success : bool

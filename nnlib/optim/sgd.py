@@ -13,6 +13,13 @@ from ._checks import (
 )
 from .result import Recorder, diverged_detail
 
+__all__ = [
+    "check_batch_size",
+    "minibatches",
+    "run_first_order",
+    "sgd",
+]
+
 
 def check_batch_size(batch_size, objective):
     """``None`` means the full batch; otherwise an integer in ``[1, n_examples]``."""

@@ -6,6 +6,10 @@ from ._checks import check_max_iter, check_nonnegative, check_objective, check_p
 from .linesearch import armijo
 from .result import Recorder, diverged_detail
 
+__all__ = [
+    "steepest_descent",
+]
+
 
 def steepest_descent(
     objective, x0, max_iter=100, step0=1.0, gtol=1e-6, target_loss=None, c1=1e-4, max_trials=30

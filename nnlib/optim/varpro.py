@@ -12,6 +12,11 @@ from .gauss_newton import gauss_newton
 from .linesearch import armijo
 from .steepest import steepest_descent
 
+__all__ = [
+    "ReducedObjective",
+    "varpro",
+]
+
 
 class ReducedObjective:
     """The reduced (projected) objective ``phi(theta) = min_W f(theta, W)``.
@@ -315,7 +320,7 @@ class ReducedObjective:
 
         With ``R_t`` the explicit rows ``d S[t, :] / d theta`` (shape
         ``(n_theta, n)``) and ``P^2 = I - L^T Q L`` (see
-        :meth:`_projection_middle`), the Kaufman matrix is
+        the private ``_projection_middle``), the Kaufman matrix is
         ``sum_t (R_t R_t^T - B_t Q B_t^T) / n + alpha I`` with
         ``B_t = R_t L^T``: two BLAS-3 products over the examples, no
         ``n x n`` matrix.  Work: the explicit rows plus the multiply-adds,
