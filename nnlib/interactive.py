@@ -105,6 +105,7 @@ class InteractiveFigure:
 
     @property
     def n_frames(self):
+        """The number of frames, the product of the numbers of values of the controls."""
         return int(np.prod([len(v) for v in self.values]))
 
     # -- static HTML -----------------------------------------------------------

@@ -23,6 +23,7 @@ class Loss:
     """Base class: validation shared by all losses."""
 
     def check_input(self, S, C):
+        """Validate scores ``S`` and targets ``C`` (matrices of one shape); return them as float arrays."""
         S = check_matrix(S, "S")
         C = check_matrix(C, "C")
         if C.shape != S.shape:
@@ -32,6 +33,7 @@ class Loss:
         return S, C
 
     def check_direction(self, S, dS):
+        """Validate a direction ``dS`` of the shape of ``S``; return it as a float array."""
         dS = check_matrix(dS, "dS")
         if dS.shape != S.shape:
             raise ValueError(f"dS must have the shape of S, {S.shape}; got shape {dS.shape}")
@@ -50,15 +52,18 @@ class LeastSquares(Loss):
     """
 
     def value(self, S, C):
+        """The loss ``E(S, C)``, a float."""
         S, C = self.check_input(S, C)
         R = S - C
         return 0.5 * float(np.sum(R * R)) / S.shape[1]
 
     def gradient(self, S, C):
+        """The gradient ``dE/dS``, of the shape of ``S``."""
         S, C = self.check_input(S, C)
         return (S - C) / S.shape[1]
 
     def hessian_matvec(self, S, C, dS):
+        """The Hessian of ``E`` in ``S`` applied to ``dS``, of the shape of ``S``."""
         S, C = self.check_input(S, C)
         dS = self.check_direction(S, dS)
         return dS / S.shape[1]
@@ -96,6 +101,8 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     def check_input(self, S, C):
+        """As :meth:`Loss.check_input`; also checks that there are at least 2 classes
+        and that the columns of ``C`` are probability vectors."""
         S, C = super().check_input(S, C)
         if S.shape[0] < 2:
             raise ValueError(f"softmax needs at least 2 classes (rows of S); got shape {S.shape}")
@@ -110,14 +117,17 @@ class SoftmaxCrossEntropy(Loss):
         return S, C
 
     def value(self, S, C):
+        """The loss ``E(S, C)``, a float."""
         S, C = self.check_input(S, C)
         return -float(np.sum(C * log_softmax(S))) / S.shape[1]
 
     def gradient(self, S, C):
+        """The gradient ``dE/dS``, of the shape of ``S``."""
         S, C = self.check_input(S, C)
         return (softmax(S) - C) / S.shape[1]
 
     def hessian_matvec(self, S, C, dS):
+        """The Hessian of ``E`` in ``S`` applied to ``dS``, of the shape of ``S``."""
         S, C = self.check_input(S, C)
         dS = self.check_direction(S, dS)
         P = softmax(S)

@@ -24,17 +24,18 @@ from .sgd import sgd
 from .steepest import steepest_descent
 from .varpro import ReducedObjective, varpro
 
+# In the order of the course (the API page lists them in this order).
 __all__ = [
-    "CGResult",
-    "History",
-    "LineSearchResult",
-    "OptimizeResult",
-    "ReducedObjective",
-    "adam",
     "armijo",
+    "LineSearchResult",
     "conjugate_gradient",
-    "gauss_newton",
-    "sgd",
+    "CGResult",
     "steepest_descent",
+    "sgd",
+    "adam",
+    "gauss_newton",
     "varpro",
+    "ReducedObjective",
+    "OptimizeResult",
+    "History",
 ]
