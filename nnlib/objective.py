@@ -3,7 +3,9 @@
 .. math::
 
     f(\\theta, W) = E(W\\, Z(\\theta), C) + \\frac{\\alpha}{2}\\|\\theta\\|^2
-    + \\frac{\\alpha_W}{2}\\|W\\|_F^2, \\qquad Z(\\theta) = \\text{layer.forward}(\\theta, Y),
+    + \\frac{\\alpha_W}{2}\\|W\\|_F^2,
+
+    Z(\\theta) = \\text{layer.forward}(\\theta, Y),
 
 with ``Z`` of shape ``(m, n)``, ``W`` of shape ``(n_targets, m)`` and the
 unknowns stacked as ``x = (theta, W.ravel())``.  The layer can be any object
