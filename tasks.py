@@ -2,21 +2,29 @@
 """One entry point for building, testing and running the course.
 
     python3 tasks.py book        # build the book into _build/html (creates .venv first)
-    python3 tasks.py test        # unit tests, strict nbval on every chapter, and the book build
+    python3 tasks.py test        # the book build, unit and browser tests, strict nbval on every chapter
+    python3 tasks.py test --latest   # the same with the newest versions requirements.txt allows
+    python3 tasks.py lock        # regenerate requirements-lock.txt from requirements.txt
     python3 tasks.py notebooks   # re-execute every chapter in a fresh kernel, storing outputs
     python3 tasks.py lab         # open the chapters in JupyterLab
     python3 tasks.py student     # write the student edition (solutions removed) into student/
 
 Only Python 3.10+ and the package index are needed: the first command creates a
-virtual environment in ``.venv`` and installs ``requirements.txt`` into it
-(again only when that file changes).
+virtual environment in ``.venv`` and installs the exact versions pinned in
+``requirements-lock.txt`` into it, then ``nnlib`` itself in editable mode (again
+only when a requirements file or pyproject.toml changes).  ``--latest`` (or
+NNLIB_LATEST=1) installs ``requirements.txt`` with ``--upgrade`` instead: the newest
+versions its ranges allow, which is how CI catches dependency drift.
 """
 
 import argparse
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +33,10 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 REQUIREMENTS = ROOT / "requirements.txt"
+LOCK = ROOT / "requirements-lock.txt"
 STAMP = VENV / ".requirements.sha256"
+# Never in the lock: the editable nnlib line (installed separately) and the installers.
+UNLOCKED = ("pip", "setuptools", "wheel", "nnlib")
 VENDOR = ROOT / "_vendor"
 
 # MathJax 3 comes from PyPI (django-static-mathjax, no dependencies) and is copied into
@@ -46,21 +57,83 @@ def run(*cmd, **kwargs):
     return subprocess.run([str(c) for c in cmd], cwd=ROOT, **kwargs).returncode
 
 
-def ensure_venv():
-    """Create .venv and install the requirements unless they are already installed."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == digest:
+def lock_python():
+    """The Python version (e.g. '3.11') requirements-lock.txt was resolved for, or None."""
+    if not LOCK.exists():
+        return None
+    match = re.search(r"^# python: (\d+\.\d+)", LOCK.read_text(), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def ensure_venv(latest=False):
+    """Create .venv and install the requirements unless they are already installed.
+
+    By default the pinned versions of requirements-lock.txt, then nnlib in editable
+    mode; with ``latest`` the newest versions requirements.txt allows.  The stamp
+    covers both files, pyproject.toml and the mode, so a change to any reinstalls.
+    """
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    use_lock = not latest and LOCK.exists() and lock_python() == here
+    if not latest and not use_lock:
+        why = "it is missing" if not LOCK.exists() else f"it was resolved for Python {lock_python()}, this is {here}"
+        print(f"NOTE: not using requirements-lock.txt ({why}): installing the ranges of requirements.txt", flush=True)
+    mode = b"lock" if use_lock else b"latest" if latest else b"ranges"
+    parts = [mode, REQUIREMENTS.read_bytes(), (ROOT / "pyproject.toml").read_bytes()]
+    if LOCK.exists():
+        parts.append(LOCK.read_bytes())
+    digest = hashlib.sha256(b"\0".join(parts)).hexdigest()
+    # --latest always asks the index again: its point is to pick up new releases.
+    if not latest and PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == digest:
         return
     if not PYTHON.exists():
         if run(sys.executable, "-m", "venv", VENV):
             sys.exit("could not create the virtual environment in .venv")
+    STAMP.unlink(missing_ok=True)
     start = time.perf_counter()
-    if run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip") or run(
-        PYTHON, "-m", "pip", "install", "--quiet", "-r", REQUIREMENTS
-    ):
-        sys.exit("installing requirements.txt failed (see the messages above)")
+    pip = (PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+    if use_lock:
+        steps = [(*pip, "-r", LOCK), (*pip, "-e", ".")]
+    elif latest:
+        steps = [(*pip, "--upgrade", "pip"), (*pip, "--upgrade", "--upgrade-strategy", "eager", "-r", REQUIREMENTS)]
+    else:
+        steps = [(*pip, "-r", REQUIREMENTS)]
+    for step in steps:
+        if run(*step):
+            sys.exit(f"installing the requirements failed: {' '.join(map(str, step))} (see the messages above)")
     STAMP.write_text(digest)
-    print(f"installed requirements in {time.perf_counter() - start:.0f} s", flush=True)
+    what = "requirements-lock.txt" if use_lock else "requirements.txt" + (" (newest allowed)" if latest else "")
+    print(f"installed {what} in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def lock():
+    """Resolve requirements.txt in a throw-away environment and pin what it installed."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if here != "3.11":
+        print(f"WARNING: CI uses Python 3.11; this lock is resolved for Python {here}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="nnlib-lock-") as tmp:
+        venv = Path(tmp) / "venv"
+        python = venv / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+        if run(sys.executable, "-m", "venv", venv) or run(
+            python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS
+        ):
+            return 1
+        frozen = subprocess.run(
+            [str(python), "-m", "pip", "freeze", "--exclude-editable", "--disable-pip-version-check"],
+            capture_output=True, text=True, check=True, cwd=tmp,
+        ).stdout.splitlines()
+    def name(line):
+        return re.split(r"[=<>~! @\[]", line, maxsplit=1)[0].lower().replace("_", "-")
+
+    pins = sorted((line for line in frozen if line and not line.startswith("#") and name(line) not in UNLOCKED), key=name)
+    LOCK.write_text(
+        "# Exact versions of everything requirements.txt installs, resolved on Linux.\n"
+        "# Generated by `python3 tasks.py lock`; do not edit by hand.  tasks.py, CI and Binder\n"
+        "# (binder/requirements.txt) install these, then nnlib itself in editable mode;\n"
+        "# `python3 tasks.py test --latest` uses the ranges of requirements.txt instead.\n"
+        f"# python: {here}\n" + "\n".join(pins) + "\n"
+    )
+    print(f"wrote {LOCK.name} ({len(pins)} packages); binder/requirements.txt includes it")
+    return 0
 
 
 def vendor_javascript():
@@ -98,13 +171,14 @@ def build_book():
 
 def test():
     book_status = build_book()
-    test_status = run(
+    # The book must exist before pytest: tests/test_browser.py checks the built pages.  The
+    # build's status goes to pytest too, so its summary (the last line printed) counts it.
+    env = dict(os.environ, NNLIB_BOOK_BUILD_STATUS=str(book_status))
+    return run(
         PYTHON, "-m", "pytest", "tests", *chapters(), "--nbval",
-        "--nbval-sanitize-with", "nbval_sanitize.cfg", "-p", "no:cacheprovider",
-    )
-    if book_status:
-        print("book build failed", file=sys.stderr)
-    return book_status or test_status
+        "--nbval-sanitize-with", "nbval_sanitize.cfg", "-p", "no:cacheprovider", "-rfEs",
+        env=env,
+    ) or book_status
 
 
 def execute_notebooks(paths):
@@ -114,10 +188,17 @@ def execute_notebooks(paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "student", "venv"])
+    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "student", "venv", "lock"])
     parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' task (default: all chapters)")
+    parser.add_argument(
+        "--latest", action="store_true", default=os.environ.get("NNLIB_LATEST", "") not in ("", "0"),
+        help="install the newest versions requirements.txt allows instead of requirements-lock.txt "
+             "(also NNLIB_LATEST=1)",
+    )
     args = parser.parse_args()
-    ensure_venv()
+    if args.task == "lock":
+        return lock()
+    ensure_venv(latest=args.latest)
     if args.task == "book":
         return build_book()
     if args.task == "test":
