@@ -5,7 +5,7 @@
     python3 tasks.py test        # the book build, unit and browser tests, strict nbval on every chapter
     python3 tasks.py test --latest   # the same with the newest versions requirements.txt allows
     python3 tasks.py lock        # regenerate requirements-lock.txt from requirements.txt
-    python3 tasks.py notebooks   # re-execute every chapter in a fresh kernel, storing outputs
+    python3 tasks.py notebooks   # re-execute every chapter (and the benchmarks page) in a fresh kernel
     python3 tasks.py lab         # open the chapters in JupyterLab
     python3 tasks.py student     # write the student edition (solutions removed) into student/
 
@@ -154,8 +154,10 @@ def vendor_javascript():
             shutil.copyfile(path, target / name)
 
 
-def chapters():
-    return sorted(p for p in (ROOT / "chapters").glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+def notebooks():
+    """Every notebook page of the book: the chapters and the benchmarks page."""
+    found = [*(ROOT / "chapters").glob("*.ipynb"), *(ROOT / "benchmarks").glob("*.ipynb")]
+    return sorted(p for p in found if ".ipynb_checkpoints" not in p.parts)
 
 
 def build_book():
@@ -175,7 +177,7 @@ def test():
     # build's status goes to pytest too, so its summary (the last line printed) counts it.
     env = dict(os.environ, NNLIB_BOOK_BUILD_STATUS=str(book_status))
     return run(
-        PYTHON, "-m", "pytest", "tests", *chapters(), "--nbval",
+        PYTHON, "-m", "pytest", "tests", *notebooks(), "--nbval",
         "--nbval-sanitize-with", "nbval_sanitize.cfg", "-p", "no:cacheprovider", "-rfEs",
         env=env,
     ) or book_status
@@ -183,7 +185,7 @@ def test():
 
 def execute_notebooks(paths):
     """Run each notebook top to bottom in a fresh kernel and store its outputs."""
-    return run(PYTHON, ROOT / "tools" / "execute_notebooks.py", *(paths or chapters()))
+    return run(PYTHON, ROOT / "tools" / "execute_notebooks.py", *(paths or notebooks()))
 
 
 def main():
