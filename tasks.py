@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for building, testing and running the course.
 
-    python3 tasks.py book        # build the book into _build/html (creates .venv first)
+    python3 tasks.py book        # build the book into _build/html, JupyterLite in _build/html/lite (creates .venv first)
     python3 tasks.py test        # the book build, unit and browser tests, strict nbval on every chapter
     python3 tasks.py test --latest   # the same with the newest versions requirements.txt allows
     python3 tasks.py lock        # regenerate requirements-lock.txt from requirements.txt
@@ -19,6 +19,7 @@ versions its ranges allow, which is how CI catches dependency drift.
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -43,6 +44,22 @@ VENDOR = ROOT / "_vendor"
 # _vendor/ at build time (not committed), so pages render math with no internet.  Only
 # what TeX input and HTML output need is kept: about 3 MB of the 35 MB package.
 MATHJAX_KEEP = ("tex-mml-chtml.js", "output/chtml/", "input/tex/extensions/", "ui/", "a11y/")
+
+# The JupyterLite site shipped inside the book (see build_lite): the chapters run in the
+# reader's browser, in Pyodide.  _ext/lite_launch.py links each chapter page to it.
+HTML = ROOT / "_build" / "html"
+LITE = HTML / "lite"
+LITE_CACHE = ROOT / "_build" / ".lite-wheel"
+LITE_CHAPTERS = "chapters"  # the folder whose notebooks go into the site (and get the button)
+DIGITS = ROOT / "data" / "digits.npz"
+# First cell of every notebook in the site: the in-browser Python has numpy, scipy and
+# matplotlib (Pyodide), but nnlib comes from the site itself (lite/pypi/, via piplite).
+LITE_SETUP_SOURCE = (
+    "# JupyterLite only (this cell is not in the book): install nnlib, shipped with this\n"
+    "# site, into the Python that runs in your browser.  numpy, scipy and matplotlib come\n"
+    "# from Pyodide, which the browser downloads the first time (needs the internet).\n"
+    "%pip install -q nnlib"
+)
 
 
 # One BLAS thread: the course's matrices are small, where threading only adds overhead
@@ -160,10 +177,110 @@ def notebooks():
     return sorted(p for p in found if ".ipynb_checkpoints" not in p.parts)
 
 
+def lite_wheel():
+    """nnlib as a wheel for the browser, with data/digits.npz inside (cached by content).
+
+    ``nnlib.data.digits()`` looks for ``data/digits.npz`` next to the ``nnlib`` package
+    directory (the repository, for the editable install).  Installed from a wheel, that
+    directory is site-packages, so the wheel also carries ``data/digits.npz`` at its root
+    (recorded in RECORD): in Pyodide ``digits()`` then finds the same, checksummed file.
+    This wheel is only for the JupyterLite site; ``pip install .`` is unchanged.
+    """
+    import base64
+    import zipfile
+
+    sources = sorted(p for p in (ROOT / "nnlib").rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in [ROOT / "pyproject.toml", DIGITS, *sources]:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    stamp = LITE_CACHE / "sha256"
+    cached = sorted(LITE_CACHE.glob("nnlib-*.whl"))
+    if len(cached) == 1 and stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return cached[0]
+    shutil.rmtree(LITE_CACHE, ignore_errors=True)
+    LITE_CACHE.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="nnlib-wheel-") as tmp:
+        # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
+        src = Path(tmp) / "src"
+        shutil.copytree(ROOT / "nnlib", src / "nnlib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copyfile(ROOT / name, src / name)
+        wheel = (PYTHON, "-m", "pip", "wheel", src, "--no-deps", "--quiet", "--disable-pip-version-check", "-w", tmp)
+        # Build isolation fetches setuptools from the index; offline, the venv's own may do.
+        if run(*wheel) and run(*wheel, "--no-build-isolation"):
+            return None
+        built = next(Path(tmp).glob("nnlib-*.whl"))
+        target = LITE_CACHE / built.name
+        data = DIGITS.read_bytes()
+        with zipfile.ZipFile(built) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+            for info in old.infolist():
+                content = old.read(info)
+                if info.filename.endswith(".dist-info/RECORD"):
+                    hashed = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                    content += f"data/digits.npz,sha256={hashed},{len(data)}\n".encode()
+                    new.writestr("data/digits.npz", data)
+                new.writestr(info, content)
+    stamp.write_text(digest.hexdigest())
+    return target
+
+
+def lite_notebook(source, target):
+    """The site's copy of a chapter: a setup cell first, the Pyodide kernel, no dead widget views.
+
+    The stored outputs stay (a reader sees them before running anything), except the
+    ipywidgets views of interactive figures: their widgets lived in the kernel that made
+    them, so the static HTML version stored next to them is shown instead.
+    """
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+    setup = {"cell_type": "code", "execution_count": None, "id": "jupyterlite-setup",
+             "metadata": {"tags": ["jupyterlite"]}, "outputs": [], "source": LITE_SETUP_SOURCE}
+    notebook["cells"].insert(0, setup)
+    notebook["metadata"]["kernelspec"] = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
+    notebook["metadata"].pop("widgets", None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def build_lite():
+    """Build the JupyterLite site (JupyterLab + Pyodide kernel) into _build/html/lite.
+
+    Contents: the notebooks of chapters/ (see lite_notebook) and nnlib as a wheel in
+    lite/pypi/, which `%pip install nnlib` in the browser finds first.  Pyodide itself is
+    not shipped: the reader's browser downloads it when the kernel starts.
+    """
+    start = time.perf_counter()
+    wheel = lite_wheel()
+    if wheel is None:
+        print("\nBuilding the nnlib wheel for JupyterLite FAILED: see above.", file=sys.stderr)
+        return 1
+    shutil.rmtree(LITE, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="nnlib-lite-") as tmp:
+        contents = Path(tmp) / "contents"
+        for source in sorted((ROOT / LITE_CHAPTERS).glob("*.ipynb")):
+            lite_notebook(source, contents / LITE_CHAPTERS / source.name)
+        # cwd and --lite-dir in tmp: `jupyter lite build` keeps its state (.jupyterlite.doit.db) there.
+        status = subprocess.run(
+            [str(BIN / "jupyter"), "lite", "build", "--lite-dir", tmp, "--output-dir", str(LITE),
+             "--contents", str(contents), "--piplite-wheels", str(wheel),
+             "--apps", "lab", "--no-unused-shared-packages", "--no-sourcemaps", "--log-level", "WARN"],
+            cwd=tmp,
+        ).returncode
+    if status:
+        print("\nThe JupyterLite build FAILED: see the messages above.", file=sys.stderr)
+    else:
+        print(f"JupyterLite site in {LITE.relative_to(ROOT)} ({time.perf_counter() - start:.0f} s)", flush=True)
+    return status
+
+
 def build_book():
     vendor_javascript()
     status = run(BIN / "jupyter-book", "build", ".", "-n", "-W", "--keep-going")
-    index = ROOT / "_build" / "html" / "index.html"
+    # The site goes into the built book, next to the pages whose buttons link to it.
+    status = build_lite() or status
+    index = HTML / "index.html"
     if status == 0:
         print(f"\nThe book is at {index}\n(open it in a browser, e.g. file://{index})")
     else:

@@ -16,7 +16,12 @@ Checked on every page of ``_toc.yml``:
   the image and the value shown next to it, and going back restores the image;
 * nothing was requested from another host;
 * the API page (once it exists) documents the layers; launch buttons are shown
-  (once ``_config.yml`` configures them).
+  (once ``_config.yml`` configures them);
+* each chapter page, and only a chapter page, has the launch entry "JupyterLite"
+  (``_ext/lite_launch.py``) pointing into the JupyterLite site that
+  ``tasks.py`` builds into ``_build/html/lite``, and that site's JupyterLab
+  starts from ``localhost`` and opens the chapter (its Python, Pyodide, comes
+  from the internet when the kernel starts, so the kernel is not tested here).
 
 Screenshots go to ``_build/screenshots/``.  Without Chromium, chromedriver or
 Selenium the tests are skipped with a loud banner; set ``NNLIB_REQUIRE_BROWSER=1``
@@ -412,3 +417,71 @@ def test_execution_report_lists_every_chapter(driver, server, book):
     for chapter in CHAPTERS:
         assert chapter in listed, f"reports.html: no execution statistics for {chapter} (rows: {list(listed)})"
         assert listed[chapter][-1] == "\u2705", f"reports.html: {chapter} did not execute successfully: {listed[chapter]}"
+
+
+# -- JupyterLite (tasks.py build_lite, _ext/lite_launch.py) ------------------------------
+
+LITE = HTML / "lite"
+LITE_BUTTON = "a.btn-launch-jupyterlite"
+
+
+def test_jupyterlite_button(driver, server, page):
+    """Chapters link to their notebook in the book's own JupyterLite site; other pages do not."""
+    visit(driver, server, page)
+    links = driver.execute_script(f"return [...document.querySelectorAll('{LITE_BUTTON}')].map(a => a.href)")
+    if page not in CHAPTERS:
+        assert not links, f"{page}: a JupyterLite button, but only chapters are in the JupyterLite site: {links}"
+        return
+    assert len(links) == 1, f"{page}: expected one JupyterLite launch entry (a{LITE_BUTTON[1:]}), found {links}"
+    expected = f"{server}/lite/lab/index.html?path={page}.ipynb"
+    assert links[0] == expected, f"{page}: the JupyterLite button points to {links[0]}, not {expected}"
+    in_menu = driver.execute_script(
+        f"return !!document.querySelector('.dropdown-launch-buttons {LITE_BUTTON}')"
+    )
+    assert in_menu, f"{page}: the JupyterLite entry is not in the launch menu (.dropdown-launch-buttons)"
+    assert (LITE / "lab" / "index.html").is_file(), (
+        f"{page}: the button's target {LITE / 'lab' / 'index.html'} was not built (tasks.py builds it after the book)"
+    )
+    assert (LITE / "files" / f"{page}.ipynb").is_file(), f"{page}: {page}.ipynb is not in the JupyterLite site"
+
+
+WAIT_FOR_LITE = """
+const done = arguments[arguments.length - 1];
+const deadline = Date.now() + arguments[0] * 1000;
+(function poll() {
+  const cells = [...document.querySelectorAll(".jp-NotebookPanel .jp-Cell")];
+  if (document.querySelector(".jp-LabShell") && cells.length > 1)
+    return done({shell: true, cells: cells.length, first: cells[0].innerText.slice(0, 400),
+                 title: document.title});
+  if (Date.now() > deadline)
+    return done({shell: !!document.querySelector(".jp-LabShell"), cells: cells.length, title: document.title});
+  setTimeout(poll, 100);
+})();
+"""
+
+
+def test_jupyterlite_opens_a_chapter(driver, server):
+    """The JupyterLite app shell loads from the book's server and opens the chapter's notebook."""
+    if not CHAPTERS:
+        pytest.skip("no chapters")
+    chapter = CHAPTERS[0]
+    if not (LITE / "lab" / "index.html").is_file():
+        pytest.fail(f"the JupyterLite site is missing ({LITE}): build with `python3 tasks.py book`")
+    driver.get_log("browser")  # drop the messages of earlier pages
+    driver.get(f"{server}/lite/lab/index.html?path={chapter}.ipynb")
+    state = driver.execute_async_script(WAIT_FOR_LITE, 60)
+    driver.save_screenshot(str(SCREENSHOTS / "lite__lab.png"))
+    assert state["shell"], f"JupyterLite: the JupyterLab shell did not start ({state})"
+    assert state["cells"] > 1, f"JupyterLite: {chapter}.ipynb did not open ({state})"
+    assert "pip install -q nnlib" in state["first"], (
+        f"JupyterLite: the first cell of {chapter}.ipynb should install nnlib, it shows {state['first']!r}"
+    )
+    # Only the kernel's Pyodide comes from another host (and fails here, offline); every
+    # file of the site itself must load.
+    failed = [
+        entry["message"] for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and entry["message"].startswith(server)
+        and ("Failed to load resource" in entry["message"] or "net::ERR" in entry["message"])
+        and not entry["message"].startswith(f"{server}/favicon.ico ")
+    ]
+    assert not failed, f"JupyterLite: files of the site failed to load: {failed}"
