@@ -1,16 +1,17 @@
 """nnlib: the tested numerical library behind "Numerical Methods for Deep Learning".
 
 Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
-:mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.losses`,
+:mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.networks`, :mod:`nnlib.losses`,
 :mod:`nnlib.objective`, :mod:`nnlib.optim`, :mod:`nnlib.checks`,
 :mod:`nnlib.data`, :mod:`nnlib.interactive`, :mod:`nnlib.bench`.
 Data matrices are ``(n_features, n_examples)``.
 """
 
-from . import activations, checks, conv, data, exercises, layers, losses, objective, optim, parametric
+from . import activations, checks, conv, data, exercises, layers, losses, networks, objective, optim, parametric
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
+from .networks import Residual, Sequential
 from .objective import SingleLayerObjective
 from .optim import OptimizeResult
 
@@ -24,6 +25,7 @@ __all__ = [
     "exercises",
     "layers",
     "losses",
+    "networks",
     "objective",
     "optim",
     "parametric",
@@ -31,6 +33,8 @@ __all__ = [
     "Layer",
     "LeastSquares",
     "SoftmaxCrossEntropy",
+    "Sequential",
+    "Residual",
     "SingleLayerObjective",
     "OptimizeResult",
     "adjoint_test",

@@ -191,22 +191,7 @@ class Dense(Layer):
 
     def jacobian_input(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
-        theta, Y = self.check_input(theta, Y)
-        K, Z, A = self._evaluate(theta, Y)
-        D = _derivative(self.activation, Z, A)
-        m, n = Z.shape
-
-        def matvec(v):
-            out = K @ np.reshape(v, Y.shape)
-            out *= D
-            return out.ravel()
-
-        def rmatvec(w):
-            return (K.T @ (D * np.reshape(w, (m, n)))).ravel()
-
-        return LinearOperator(
-            (m * n, Y.size), matvec=matvec, rmatvec=rmatvec, dtype=result_dtype(theta, Y)
-        )
+        return self.forward_and_jacobian(theta, Y)[1].input_jacobian()
 
 
 _TANH = get_activation("tanh")
@@ -266,6 +251,25 @@ class DenseJacobian(LinearOperator):
         if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
             buffer = layer._scratch_buffer = np.empty(shape, dtype=dtype)
         return buffer
+
+    def input_jacobian(self):
+        """``J_Y`` at the same point, ``V -> D * (K V)``, without another forward pass.
+
+        Optional addition used by :class:`nnlib.networks.Sequential`; equals
+        ``layer.jacobian_input(theta, Y)``.
+        """
+        K, D = self._K, self.D
+        Y_shape = self._Y.shape
+
+        def matvec(v):
+            out = K @ np.reshape(v, Y_shape)
+            out *= D
+            return out.ravel()
+
+        def rmatvec(w):
+            return (K.T @ (D * np.reshape(w, D.shape))).ravel()
+
+        return LinearOperator((D.size, self._Y.size), matvec=matvec, rmatvec=rmatvec, dtype=self.dtype)
 
     def _backward(self, DW):
         return np.concatenate([(DW @ self._Y.T).ravel(), DW.sum(axis=1)])
