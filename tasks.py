@@ -8,6 +8,8 @@
     python3 tasks.py notebooks   # re-execute every chapter (and the benchmarks page) in a fresh kernel
     python3 tasks.py lab         # open the chapters in JupyterLab
     python3 tasks.py student     # write the student edition (solutions removed) into student/
+    python3 tasks.py repository https://github.com/OWNER/REPO [--branch main]
+                                 # Binder and Colab launch buttons, and Colab's install cell
 
 Only Python 3.10+ and the package index are needed: the first command creates a
 virtual environment in ``.venv`` and installs the exact versions pinned in
@@ -178,20 +180,15 @@ def notebooks():
 
 
 def lite_wheel():
-    """nnlib as a wheel for the browser, with data/digits.npz inside (cached by content).
+    """nnlib as a wheel for the browser (cached by content).
 
-    ``nnlib.data.digits()`` looks for ``data/digits.npz`` next to the ``nnlib`` package
-    directory (the repository, for the editable install).  Installed from a wheel, that
-    directory is site-packages, so the wheel also carries ``data/digits.npz`` at its root
-    (recorded in RECORD): in Pyodide ``digits()`` then finds the same, checksummed file.
-    This wheel is only for the JupyterLite site; ``pip install .`` is unchanged.
+    The same wheel ``pip install .`` (or ``pip install git+<repository>`` on Colab)
+    builds: the digits data ships inside it as ``nnlib/_data/digits.npz``, where
+    ``nnlib.data.digits()`` finds it when nnlib is not the editable install.
     """
-    import base64
-    import zipfile
-
     sources = sorted(p for p in (ROOT / "nnlib").rglob("*.py"))
     digest = hashlib.sha256()
-    for path in [ROOT / "pyproject.toml", DIGITS, *sources]:
+    for path in [ROOT / "pyproject.toml", DIGITS, DIGITS.with_name("README.md"), *sources]:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     stamp = LITE_CACHE / "sha256"
     cached = sorted(LITE_CACHE.glob("nnlib-*.whl"))
@@ -203,7 +200,8 @@ def lite_wheel():
         # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
         src = Path(tmp) / "src"
         shutil.copytree(ROOT / "nnlib", src / "nnlib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        for name in ("pyproject.toml", "README.md"):
+        (src / "data").mkdir()
+        for name in ("pyproject.toml", "README.md", "data/digits.npz", "data/README.md"):
             shutil.copyfile(ROOT / name, src / name)
         wheel = (PYTHON, "-m", "pip", "wheel", src, "--no-deps", "--quiet", "--disable-pip-version-check", "-w", tmp)
         # Build isolation fetches setuptools from the index; offline, the venv's own may do.
@@ -211,15 +209,7 @@ def lite_wheel():
             return None
         built = next(Path(tmp).glob("nnlib-*.whl"))
         target = LITE_CACHE / built.name
-        data = DIGITS.read_bytes()
-        with zipfile.ZipFile(built) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
-            for info in old.infolist():
-                content = old.read(info)
-                if info.filename.endswith(".dist-info/RECORD"):
-                    hashed = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                    content += f"data/digits.npz,sha256={hashed},{len(data)}\n".encode()
-                    new.writestr("data/digits.npz", data)
-                new.writestr(info, content)
+        shutil.copyfile(built, target)
     stamp.write_text(digest.hexdigest())
     return target
 
@@ -307,8 +297,12 @@ def execute_notebooks(paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "student", "venv", "lock"])
-    parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' task (default: all chapters)")
+    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "student", "venv", "lock", "repository"])
+    parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' task (default: all chapters); "
+                        "the repository URL for the 'repository' task")
+    parser.add_argument("--branch", default="main", help="branch of the repository (the 'repository' task)")
+    parser.add_argument("--sync", action="store_true",
+                        help="'repository' task: rewrite the install cells for the URL already configured")
     parser.add_argument(
         "--latest", action="store_true", default=os.environ.get("NNLIB_LATEST", "") not in ("", "0"),
         help="install the newest versions requirements.txt allows instead of requirements-lock.txt "
@@ -317,6 +311,9 @@ def main():
     args = parser.parse_args()
     if args.task == "lock":
         return lock()
+    if args.task == "repository":  # only the standard library: no environment needed
+        return run(sys.executable, ROOT / "tools" / "repository.py", *args.paths, "--branch", args.branch,
+                   *(["--sync"] if args.sync else []))
     ensure_venv(latest=args.latest)
     if args.task == "book":
         return build_book()

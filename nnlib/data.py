@@ -109,8 +109,11 @@ DIGITS_SHA256 = "b385e16fea2e2d18753311b89ed7c90e71a2322f001269fae340709ddf50716
 def _default_digits_path():
     from pathlib import Path
 
-    # nnlib/ sits in the repository root (editable install), next to data/.
-    return Path(__file__).resolve().parents[1] / "data" / "digits.npz"
+    package = Path(__file__).resolve().parent
+    # An installed wheel carries the file as nnlib/_data/digits.npz; the editable
+    # install of the repository reads data/digits.npz next to nnlib/ itself.
+    installed = package / "_data" / "digits.npz"
+    return installed if installed.is_file() else package.parent / "data" / "digits.npz"
 
 
 def digits(path=None):
@@ -119,9 +122,10 @@ def digits(path=None):
     Parameters
     ----------
     path : str or pathlib.Path, optional
-        Location of ``digits.npz``.  Default: ``data/digits.npz`` in the
-        repository that holds the ``nnlib`` package directory (the course
-        installs nnlib editable, so this is the checked-out repository).
+        Location of ``digits.npz``.  Default: the copy shipped with the
+        package (``nnlib/_data/digits.npz`` of an installed wheel, e.g. on
+        Colab or in JupyterLite), or ``data/digits.npz`` of the repository for
+        the editable install the course uses.
 
     Returns
     -------

@@ -38,13 +38,13 @@ def wheel(lite):
 
 
 def test_wheel_installs_and_loads_digits(wheel, tmp_path):
-    """Unpacked like site-packages, the wheel's nnlib finds data/digits.npz (checksum checked)."""
+    """Unpacked like site-packages, the wheel's nnlib finds nnlib/_data/digits.npz (checksum checked)."""
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         record = next(n for n in names if n.endswith(".dist-info/RECORD"))
         recorded = {line.split(",")[0] for line in archive.read(record).decode().splitlines()}
         assert set(names) <= recorded, f"files missing from RECORD: {set(names) - recorded}"
-        assert "data/digits.npz" in names and "nnlib/__init__.py" in names, names
+        assert "nnlib/_data/digits.npz" in names and "nnlib/__init__.py" in names, names
         archive.extractall(tmp_path / "site-packages")
     code = (
         "import nnlib, nnlib.data, pathlib, sys\n"
