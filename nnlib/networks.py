@@ -27,8 +27,8 @@ from .layers import Dense, Layer
 __all__ = ["Sequential", "Residual"]
 
 
-def _layer_jacobians(layer, theta, Y):
-    """``Z``, ``J_theta`` and ``J_Y`` of one layer at ``(theta, Y)``.
+def _layer_jacobians(layer, theta, Y, need_input=True):
+    """``Z``, ``J_theta`` and ``J_Y`` (``None`` unless ``need_input``) of one layer at ``(theta, Y)``.
 
     Uses the optional ``forward_and_jacobian`` and the Jacobian's
     ``input_jacobian`` when the layer offers them (one forward pass instead
@@ -38,7 +38,7 @@ def _layer_jacobians(layer, theta, Y):
         Z, J_theta = layer.forward_and_jacobian(theta, Y)
     else:
         Z, J_theta = layer.forward(theta, Y), layer.jacobian_params(theta, Y)
-    return Z, J_theta, _input_jacobian(layer, J_theta, theta, Y)
+    return Z, J_theta, (_input_jacobian(layer, J_theta, theta, Y) if need_input else None)
 
 
 def _input_jacobian(layer, J_theta, theta, Y):
@@ -147,13 +147,13 @@ class Sequential(Layer):
         """``Z`` and ``jacobian_params(theta, Y)`` from one forward pass."""
         theta, Y = self.check_input(theta, Y)
         dtype = result_dtype(theta, Y)
-        A, B, shapes = [], [], [Y.shape]
+        A, B = [], []
         state = Y
-        for layer, theta_l in zip(self.layers, self.split_params(theta)):
-            state, J_theta, J_Y = _layer_jacobians(layer, theta_l, state)
+        for l, (layer, theta_l) in enumerate(zip(self.layers, self.split_params(theta))):
+            # the input of the first layer is the data: its J_Y is never applied
+            state, J_theta, J_Y = _layer_jacobians(layer, theta_l, state, need_input=l > 0)
             A.append(J_theta)
             B.append(J_Y)
-            shapes.append(state.shape)
         offsets = self.offsets
 
         def matvec(v):
