@@ -258,18 +258,18 @@ class DenseJacobian(LinearOperator):
         Optional addition used by :class:`nnlib.networks.Sequential`; equals
         ``layer.jacobian_input(theta, Y)``.
         """
-        K, D = self._K, self.D
-        Y_shape = self._Y.shape
+        K, Y_shape = self._K, self._Y.shape
 
+        # D is read inside the products (computed on first use), so asking for J_Y costs nothing
         def matvec(v):
             out = K @ np.reshape(v, Y_shape)
-            out *= D
+            out *= self.D
             return out.ravel()
 
         def rmatvec(w):
-            return (K.T @ (D * np.reshape(w, D.shape))).ravel()
+            return (K.T @ (self.D * np.reshape(w, self._Z.shape))).ravel()
 
-        return LinearOperator((D.size, self._Y.size), matvec=matvec, rmatvec=rmatvec, dtype=self.dtype)
+        return LinearOperator((self._Z.size, self._Y.size), matvec=matvec, rmatvec=rmatvec, dtype=self.dtype)
 
     def _backward(self, DW):
         return np.concatenate([(DW @ self._Y.T).ravel(), DW.sum(axis=1)])

@@ -165,3 +165,19 @@ def test_max_iter_zero_returns_start(peaks_problem):
     for solver in (gauss_newton, steepest_descent, sgd, adam):
         result = solver(objective, x0, max_iter=0)
         assert result.n_iter == 0 and np.array_equal(result.x, x0) and result.success
+
+
+def test_nesterov_takes_one_gradient_per_step_at_the_look_ahead_point(quadratic):
+    """sgd(nesterov=True) iterates on y_k of the textbook method, one gradient per step.
+
+    Textbook form: x_{k+1} = y_k - eta grad f(y_k), y_{k+1} = x_{k+1} + beta (x_{k+1} - x_k), y_0 = x_0.
+    """
+    eta, beta, n_steps = 1 / 100.0, 0.8, 25
+    quadratic.n_examples = 1  # one "example": every step is a full gradient step
+    result = sgd(quadratic, np.zeros(12), learning_rate=eta, max_iter=n_steps, momentum=beta, nesterov=True)
+    x_prev = y = np.zeros(12)
+    for _ in range(n_steps):
+        x = y - eta * (quadratic.A @ y - quadratic.b)
+        y, x_prev = x + beta * (x - x_prev), x
+    np.testing.assert_allclose(result.x, y, rtol=1e-12, atol=1e-14)
+    assert result.work_units == 2 * n_steps + 1  # value and gradient per step, the final value

@@ -69,7 +69,7 @@ def adam(
     first_moment = np.zeros(np.size(x0))
     second_moment = np.zeros(np.size(x0))
 
-    def update(k, x, g, evaluate):
+    def update(k, x, g):
         t = k + 1
         first_moment[:] = beta1 * first_moment + (1 - beta1) * g
         second_moment[:] = beta2 * second_moment + (1 - beta2) * g * g

@@ -52,8 +52,8 @@ def minibatches(n_examples, batch_size, rng):
 def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update):
     """The loop shared by SGD and Adam: draw a batch, evaluate, check, update.
 
-    ``update(k, x, g, evaluate)`` returns the new ``x``; ``evaluate(x)``
-    gives the mini-batch value and gradient at another point (Nesterov).
+    ``update(k, x, g)`` returns the new ``x`` from the mini-batch gradient
+    ``g`` at ``x``.
     Entry ``k < n_iter`` of the history holds the mini-batch loss at ``x_k``;
     the last entry holds the full training loss at the final ``x`` (one
     forward pass, counted).
@@ -81,7 +81,7 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
         if full and target_loss is not None and f <= target_loss:
             return rec.finish(x, f, k, 2)
         with np.errstate(over="ignore", invalid="ignore"):
-            x_new = update(k, x, g, lambda z: objective.value_and_gradient(z, None if full else batch))
+            x_new = update(k, x, g)
         if not np.all(np.isfinite(x_new)):
             return rec.finish(x, f, k, 4, diverged_detail(k + 1, "nan (the weights overflowed)"))
         with np.errstate(over="ignore", invalid="ignore"):
@@ -123,7 +123,8 @@ def sgd(
     momentum : float, default 0
         Coefficient ``mu`` in ``[0, 1)``.
     nesterov : bool, default False
-        Evaluate the gradient at the look-ahead point ``x + mu v``.
+        Evaluate the gradient at the look-ahead point ``x + mu v``; the
+        iterates are then the look-ahead points (see Notes).
     rng : numpy.random.Generator
         Shuffles the examples; required when ``batch_size < n_examples``.
     target_loss : float, optional
@@ -141,23 +142,28 @@ def sgd(
     * plain: ``x_{k+1} = x_k - eta g_k(x_k)``,
     * momentum: ``v_{k+1} = mu v_k - eta g_k(x_k)``, ``x_{k+1} = x_k + v_{k+1}``,
     * Nesterov: ``v_{k+1} = mu v_k - eta g_k(x_k + mu v_k)``, same update of ``x``.
+      The solver iterates on the look-ahead points ``y_k = x_k + mu v_k``,
+      ``y_{k+1} = y_k + mu v_{k+1} - eta g_k(y_k)`` (the form of Sutskever et
+      al. 2013 that deep-learning libraries use), so each step needs one
+      gradient, and ``x``, the history and the loss refer to ``y_k``.  As
+      ``v_k -> 0`` the two sequences meet.
 
     Each epoch draws a new permutation of the examples from ``rng`` and walks
     through it in batches.  Work per step: ``2 b / n`` (forward and backward
-    on ``b`` of ``n`` examples); Nesterov's look-ahead gradient adds another
-    ``2 b / n``.  A non-finite loss or weight stops the run with status 4.
+    on ``b`` of ``n`` examples), with or without momentum.  A non-finite loss
+    or weight stops the run with status 4.
     """
     eta = check_positive(learning_rate, "learning_rate")
     mu = check_unit_interval(momentum, "momentum")
     velocity = np.zeros(np.size(x0))
 
-    def update(k, x, g, evaluate):
+    def update(k, x, g):
         nonlocal velocity
         if mu == 0.0:
             return x - eta * g
-        if nesterov:
-            g = evaluate(x + mu * velocity)[1]
         velocity = mu * velocity - eta * g
+        if nesterov:  # x is the look-ahead point y_k, g its gradient
+            return x + mu * velocity - eta * g
         return x + velocity
 
     return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update)
