@@ -67,3 +67,13 @@ def check_positive_int(value, name):
 def result_dtype(*arrays):
     """Floating dtype for a computation on ``arrays`` (float32 only if all are)."""
     return np.result_type(*[np.asarray(a).dtype for a in arrays], np.float32)
+
+
+def check_rng(rng):
+    """An explicit ``numpy.random.Generator``: nothing in nnlib touches global random state."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
+            f"got {type(rng).__name__}"
+        )
+    return rng

@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from numpy.lib.stride_tricks import as_strided
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import check_positive_int, check_vector, result_dtype
+from ._validation import check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
 from .layers import Layer
 
@@ -306,8 +306,7 @@ class _Convolution:
         rng : numpy.random.Generator
         dtype : numpy dtype, default float64
         """
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        check_rng(rng)
         fan_in = self.c_in * math.prod(self.kernel_size)
         parts = [rng.standard_normal(self.n_stencil) / np.sqrt(fan_in)]
         if self.bias:
@@ -782,8 +781,7 @@ class _AvgPool:
 
     def init_params(self, rng, dtype=np.float64):
         """No parameters: an empty array (``rng`` is checked, not used)."""
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        check_rng(rng)
         return np.empty(0, dtype=dtype)
 
     def _blocks(self, n):

@@ -6,7 +6,7 @@ targets ``C`` are ``(n_targets_or_classes, n_examples)``.
 
 import numpy as np
 
-from ._validation import check_matrix, check_positive_int
+from ._validation import check_matrix, check_positive_int, check_rng
 
 __all__ = [
     "peaks_function",
@@ -81,8 +81,7 @@ def peaks(n, rng, n_classes=None, noise=0.0):
         Regression targets or one-hot labels.
     """
     n = check_positive_int(n, "n")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    check_rng(rng)
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a non-negative number; got {noise!r}")
     Y = rng.uniform(-3.0, 3.0, size=(2, n))

@@ -27,7 +27,7 @@ the generic test suite checks every registered layer through
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import check_matrix, check_positive_int, check_vector, result_dtype
+from ._validation import check_matrix, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
 
 __all__ = [
@@ -139,8 +139,7 @@ class Dense(Layer):
             Source of all randomness, e.g. ``np.random.default_rng(0)``.
         dtype : numpy dtype, default float64
         """
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        check_rng(rng)
         K = rng.standard_normal((self.n_out, self.n_in)) / np.sqrt(self.n_in)
         b = rng.standard_normal(self.n_out)
         return np.concatenate([K.ravel(), b]).astype(dtype)

@@ -21,7 +21,7 @@ differentiation) and ``J^T w`` runs backward (backpropagation).
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import result_dtype
+from ._validation import check_rng, result_dtype
 from .layers import Dense, Layer
 
 __all__ = ["Sequential", "Residual"]
@@ -127,8 +127,7 @@ class Sequential(Layer):
         rng : numpy.random.Generator
         dtype : numpy dtype, default float64
         """
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        check_rng(rng)
         return np.concatenate([np.asarray(layer.init_params(rng), dtype=dtype) for layer in self.layers])
 
     def states(self, theta, Y):

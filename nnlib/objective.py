@@ -42,7 +42,7 @@ import numbers
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import check_matrix, check_vector
+from ._validation import check_matrix, check_rng, check_vector
 from .losses import LeastSquares
 
 __all__ = [
@@ -77,8 +77,7 @@ def subsample(Y, C, sample_size, rng):
     n = Y.shape[1]
     if isinstance(sample_size, bool) or not isinstance(sample_size, (int, np.integer)) or not 1 <= sample_size <= n:
         raise ValueError(f"sample_size must be an integer between 1 and n = {n}; got {sample_size!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    check_rng(rng)
     columns = np.sort(rng.choice(n, size=int(sample_size), replace=False))
     return Y[:, columns], C[:, columns]
 
@@ -236,8 +235,7 @@ class SingleLayerObjective:
 
     def init_params(self, rng):
         """``theta`` from ``layer.init_params(rng)`` and ``W`` with entries N(0, 1/m)."""
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        check_rng(rng)
         theta = self.layer.init_params(rng)
         W = rng.standard_normal(self.W_shape) / np.sqrt(self.W_shape[1])
         return np.concatenate([theta, W.ravel()])

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import check_matrix, check_positive_int, check_vector, result_dtype
+from ._validation import check_matrix, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
 from .layers import Layer
 
@@ -160,8 +160,7 @@ class ParametricKernel:
 
     def init_params(self, rng, dtype=np.float64):
         """Draw ``theta``: N(0, 1) (diagonal), N(0, 1/n) (antisymmetric), U(0, 1/(n-1)) >= 0 (M-matrix)."""
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        check_rng(rng)
         p = self.n_params
         if self.kind == "diagonal":
             theta = rng.standard_normal(p)

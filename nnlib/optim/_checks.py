@@ -4,6 +4,8 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_rng  # noqa: F401  -- re-exported for the solvers
+
 
 def check_positive(value, name):
     """A finite number > 0, such as a learning rate or an initial step."""
@@ -38,16 +40,6 @@ def check_max_iter(value, name="max_iter"):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
     return int(value)
-
-
-def check_rng(rng):
-    """An explicit ``numpy.random.Generator``: no solver touches global random state."""
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
-            f"got {type(rng).__name__}"
-        )
-    return rng
 
 
 def check_target(value):
