@@ -181,3 +181,35 @@ def test_nesterov_takes_one_gradient_per_step_at_the_look_ahead_point(quadratic)
         y, x_prev = x + beta * (x - x_prev), x
     np.testing.assert_allclose(result.x, y, rtol=1e-12, atol=1e-14)
     assert result.work_units == 2 * n_steps + 1  # value and gradient per step, the final value
+
+
+@pytest.mark.parametrize("solver, options", [(sgd, {"momentum": 0.5}), (adam, {})], ids=["sgd", "adam"])
+def test_a_schedule_is_asked_once_per_update_and_a_constant_one_changes_nothing(peaks_problem, solver, options):
+    objective, x0 = peaks_problem
+    asked = []
+
+    def schedule(k):
+        asked.append(k)
+        return 0.01
+
+    fixed = solver(objective, x0, learning_rate=0.01, max_iter=15, **options)
+    scheduled = solver(objective, x0, learning_rate=schedule, max_iter=15, **options)
+    assert asked == list(range(15))
+    np.testing.assert_array_equal(scheduled.x, fixed.x)
+
+
+def test_sgd_follows_a_decreasing_schedule(quadratic):
+    quadratic.n_examples = 1
+    etas = [0.02 / (1 + k) for k in range(6)]
+    result = sgd(quadratic, np.zeros(12), learning_rate=lambda k: etas[k], max_iter=6)
+    x = np.zeros(12)
+    for eta in etas:
+        x = x - eta * (quadratic.A @ x - quadratic.b)
+    np.testing.assert_allclose(result.x, x, rtol=1e-14)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_schedule_that_leaves_the_positive_numbers_stops_with_the_step(peaks_problem, bad):
+    objective, x0 = peaks_problem
+    with pytest.raises(ValueError, match=r"learning_rate\(3\) must be a positive finite number"):
+        sgd(objective, x0, learning_rate=lambda k: 0.01 if k < 3 else bad, max_iter=10)

@@ -14,6 +14,19 @@ def check_positive(value, name):
     return float(value)
 
 
+def check_learning_rate(learning_rate):
+    """A step size ``eta > 0`` or a schedule ``k -> eta_k``; returns the schedule.
+
+    A callable is checked at every step it is asked for, so a schedule that
+    reaches zero or a negative or infinite step stops with a ValueError naming
+    the step ``k``.
+    """
+    if callable(learning_rate):
+        return lambda k: check_positive(learning_rate(k), f"learning_rate({k})")
+    eta = check_positive(learning_rate, "learning_rate")
+    return lambda k: eta
+
+
 def check_nonnegative(value, name):
     """A finite number >= 0, such as a tolerance or a regularization weight."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import check_open_unit, check_positive
+from ._checks import check_learning_rate, check_open_unit, check_positive
 from .sgd import run_first_order
 
 __all__ = [
@@ -29,8 +29,9 @@ def adam(
     objective : object
         As for :func:`nnlib.optim.sgd`.
     x0 : ndarray, shape (n_params,)
-    learning_rate : float, default 1e-3
-        Step size ``eta > 0``.
+    learning_rate : float or callable, default 1e-3
+        Step size ``eta > 0``, or a schedule ``k -> eta_k`` (as for
+        :func:`nnlib.optim.sgd`).
     max_iter : int, default 1000
         Number of updates.
     batch_size : int, optional
@@ -62,7 +63,7 @@ def adam(
     coordinate moves by about ``eta`` per step regardless of the gradient's
     scale.  Work per step: ``2 b / n``.
     """
-    eta = check_positive(learning_rate, "learning_rate")
+    step_size = check_learning_rate(learning_rate)
     beta1 = check_open_unit(beta1, "beta1")
     beta2 = check_open_unit(beta2, "beta2")
     eps = check_positive(eps, "eps")
@@ -75,6 +76,6 @@ def adam(
         second_moment[:] = beta2 * second_moment + (1 - beta2) * g * g
         m_hat = first_moment / (1 - beta1**t)
         v_hat = second_moment / (1 - beta2**t)
-        return x - eta * m_hat / (np.sqrt(v_hat) + eps)
+        return x - step_size(k) * m_hat / (np.sqrt(v_hat) + eps)
 
     return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update)

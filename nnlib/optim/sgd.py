@@ -3,9 +3,9 @@
 import numpy as np
 
 from ._checks import (
+    check_learning_rate,
     check_max_iter,
     check_objective,
-    check_positive,
     check_rng,
     check_start,
     check_target,
@@ -114,8 +114,10 @@ def sgd(
         Offers ``value_and_gradient(x, batch)``, ``n_examples``, ``n_params``
         and ``work_units`` (e.g. :class:`nnlib.objective.SingleLayerObjective`).
     x0 : ndarray, shape (n_params,)
-    learning_rate : float, default 1e-2
-        Step size ``eta > 0``.
+    learning_rate : float or callable, default 1e-2
+        Step size ``eta > 0``, or a schedule ``k -> eta_k`` for the updates
+        ``k = 0, 1, ...`` (e.g. ``lambda k: 0.1 / (1 + k / 100)``, decreasing
+        steps as in Robbins and Monro).
     max_iter : int, default 1000
         Number of updates (mini-batch steps, not epochs).
     batch_size : int, optional
@@ -153,12 +155,13 @@ def sgd(
     on ``b`` of ``n`` examples), with or without momentum.  A non-finite loss
     or weight stops the run with status 4.
     """
-    eta = check_positive(learning_rate, "learning_rate")
+    step_size = check_learning_rate(learning_rate)
     mu = check_unit_interval(momentum, "momentum")
     velocity = np.zeros(np.size(x0))
 
     def update(k, x, g):
         nonlocal velocity
+        eta = step_size(k)
         if mu == 0.0:
             return x - eta * g
         velocity = mu * velocity - eta * g
