@@ -110,3 +110,79 @@ def test_varpro_bad_settings():
         varpro(objective, np.zeros(7))
     with pytest.raises(ValueError, match="linear last layer"):
         ReducedObjective(object())
+
+
+class CountingCrossEntropy(SoftmaxCrossEntropy):
+    """Counts the calls that the Newton-CG inner solve makes, to predict its multiply-adds."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = {"value": 0, "gradient": 0, "hessian_matvec": 0}
+
+    def value(self, S, C):
+        self.calls["value"] += 1
+        return super().value(S, C)
+
+    def gradient(self, S, C):
+        self.calls["gradient"] += 1
+        return super().gradient(S, C)
+
+    def hessian_matvec(self, S, C, V):
+        self.calls["hessian_matvec"] += 1
+        return super().hessian_matvec(S, C, V)
+
+
+@pytest.mark.parametrize("reg_W", [0.0, 1e-2])
+def test_least_squares_inner_work_is_multiply_adds_over_one_pass(reg_W):
+    """One work unit is n * n_theta multiply-adds; the inner charges follow that rule exactly, with no floor."""
+    rng = np.random.default_rng(0)
+    Y, C = rng.standard_normal((10, 60)), rng.standard_normal((2, 60))
+    objective = SingleLayerObjective(Dense(10, 3, "tanh"), LeastSquares(), Y, C, reg_W=reg_W)
+    theta = objective.init_params(rng)[: objective.n_theta]
+    n, n_theta, (t, m) = objective.n_examples, objective.n_theta, objective.W_shape
+    unit = n * n_theta
+    v = rng.standard_normal(n_theta)
+
+    kaufman = ReducedObjective(objective)
+    kaufman.solve_W(theta)
+    solve = (m * m + m * t) * n if reg_W > 0 else (4 * m * m + m * t) * n  # normal equations or thin SVD
+    assert kaufman.inner_work == pytest.approx(solve / unit)
+    if reg_W > 0:
+        assert kaufman.inner_work < 1  # narrow last layer: less than a pass, no rounding up
+    H = kaufman.gauss_newton_operator(theta)
+    setup = 3 * m * m * n if reg_W > 0 else 0  # projection factors M^{-1} Z, (M^{-1} Z Z^T) M^{-1} Z
+    assert kaufman.inner_work == pytest.approx((solve + setup) / unit)
+    passes = objective.work_units
+    H.matvec(v)
+    H.matvec(v)
+    r = m  # Z has full row rank here
+    assert kaufman.inner_work == pytest.approx((solve + setup + 2 * (2 * r * t * n)) / unit)
+    assert objective.work_units - passes == 4  # J v and J^T w, twice
+
+    golub_pereyra = ReducedObjective(objective, projected="golub-pereyra")
+    golub_pereyra.solve_W(theta)
+    H = golub_pereyra.gauss_newton_operator(theta)
+    setup = t * m * n + (m * m * n if reg_W > 0 else m * r * n)  # R = W Z - C and M^{-1} Z (or M^+ Z)
+    assert golub_pereyra.inner_work == pytest.approx((solve + setup) / unit)
+    H.matvec(v)
+    assert golub_pereyra.inner_work == pytest.approx((solve + setup + (4 * r + 4 * m) * t * n) / unit)
+
+
+def test_cross_entropy_inner_work_is_multiply_adds_over_one_pass():
+    """Each product with Z (W Z, G Z^T, V Z, H Z^T) costs t m n multiply-adds, i.e. t m / n_theta units."""
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((2, 60))
+    loss = CountingCrossEntropy()
+    objective = SingleLayerObjective(Dense(2, 5, "tanh"), loss, Y, one_hot(rng.integers(0, 4, 60), 4), reg_W=1e-2)
+    theta = objective.init_params(rng)[: objective.n_theta]
+    (t, m), n_theta = objective.W_shape, objective.n_theta
+    reduced = ReducedObjective(objective, inner_gtol=1e-10, inner_rtol=0.0)
+    reduced.solve_W(theta)
+    calls = loss.calls
+    assert calls["gradient"] >= 2 and calls["hessian_matvec"] >= 2
+    # per Newton iteration: W Z and G Z^T (the loss value reuses W Z); per Hessian product V Z and H Z^T;
+    # per line-search value W Z
+    products = 2 * calls["gradient"] + 2 * calls["hessian_matvec"] + (calls["value"] - calls["gradient"])
+    assert reduced.inner_work == pytest.approx(products * t * m / n_theta)
+    assert t * m / n_theta > 1  # wider scores than parameters per pass: more than a unit per product
+    assert objective.work_units == 1  # the features, one forward pass

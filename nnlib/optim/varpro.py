@@ -90,15 +90,35 @@ class ReducedObjective:
     on ``theta`` is left out of both models.)
 
     **Work units.**  Forward and backward passes of the network are counted
-    by ``objective``.  In addition, a direct least-squares solve counts its
-    multiply-adds over those of one pass, ``n * n_theta`` (``(m^2 + m n_targets) / n_theta``
-    for the normal equations, about ``4 m^2 / n_theta`` with the SVD; at least 1),
-    each pass of the linear last layer in Newton-CG (``W Z``, ``G Z^T``)
-    counts 1 (2 per Hessian product), and each projected Gauss-Newton product
-    counts 3 (``J v``, ``J^T w`` and the projections).  The dense matrix of
-    :meth:`gauss_newton_matrix` counts its explicit Jacobian rows (one pass
-    per target, two for Golub-Pereyra) and its multiply-adds over ``n * n_theta``
-    (about ``n_theta + m`` units for one target).
+    by ``objective`` (a Gauss-Newton product ``J v``, ``J^T w`` counts 2,
+    including the products with ``W``).  Everything else is dense linear
+    algebra over the ``n`` examples and is counted in ``inner_work`` by the
+    rule of :mod:`nnlib.objective`: multiply-adds over those of one pass,
+    ``n * n_theta``, with no rounding up.  With ``t = n_targets`` and ``r``
+    the number of rows of the projection factors (``m``, or the rank of ``Z``
+    with the SVD), the multiply-adds counted are
+
+    * least-squares solve: ``(m^2 + m t) n`` (``Z Z^T``, ``Z C^T``) for the
+      normal equations; ``(4 m^2 + m t) n`` with the SVD (an estimate of the
+      thin SVD, and ``C V``);
+    * Newton-CG (cross-entropy): ``t m n`` per product with ``Z``: ``2 t m n``
+      per gradient (``W Z``, ``G Z^T``) and per Hessian product
+      (``V Z``, ``H Z^T``), ``t m n`` per line-search value (``W Z``);
+    * Kaufman operator: ``3 m^2 n`` to form its projection factors
+      (Cholesky; none with the SVD), then ``2 r t n`` per product (``R L^T``,
+      ``(R L^T) T``);
+    * Golub-Pereyra operator: ``t m n + m^2 n`` to set up (``R = W Z - C``
+      and ``M^{-1} Z``; ``m r n`` for ``M^+ Z`` with the SVD), then
+      ``(4 r + 4 m) t n`` per product (two projections, ``dZ R^T``,
+      ``(dZ R^T)^T N``, ``N dS^T`` and the extra rows of the backward pass).
+
+    Terms that do not grow with ``n`` (factorizing ``m x m`` matrices) and
+    elementwise operations (the loss and its derivatives) are not counted.
+    The dense matrix of :meth:`gauss_newton_matrix` is counted by the
+    objective: its explicit Jacobian rows (one pass per target, two for
+    Golub-Pereyra) and its multiply-adds over ``n * n_theta`` (about
+    ``n_theta + m`` units for one target; Golub-Pereyra adds ``m / n_theta``
+    for ``R = W Z - C``).
     """
 
     def __init__(
@@ -136,9 +156,13 @@ class ReducedObjective:
         self._W_warm = np.zeros(objective.W_shape) if W0 is None else np.array(W0, dtype=float).reshape(objective.W_shape)
         self._solved = None  # (theta, W, factorization)
 
+    def _charge(self, multiply_adds):
+        """Add dense work over the examples to ``inner_work``: multiply-adds over ``n * n_theta``."""
+        self.inner_work += multiply_adds / (self.n_examples * max(self.n_params, 1))
+
     @property
     def work_units(self):
-        """Network passes counted by the objective plus the inner solves' passes."""
+        """Network passes counted by the objective plus ``inner_work``, the dense work of the inner solves."""
         return self.objective.work_units + self.inner_work
 
     # ------------------------------------------------------------ inner solve
@@ -160,22 +184,21 @@ class ReducedObjective:
         n = Z.shape[1]
         shift = n * self.objective.reg_W
         C = self.objective.C
-        m, n_targets, n_theta = Z.shape[0], C.shape[0], max(self.objective.n_theta, 1)
-        # Z Z^T and Z C^T: (m^2 + m n_targets) n multiply-adds, counted like the dense
-        # products of the objective (one pass ~ n * n_theta), but at least one pass.
-        self.inner_work += max(1.0, (m * m + m * n_targets) / n_theta)
+        m, n_targets = Z.shape[0], C.shape[0]
         if shift > 0:
             try:
                 # Regularized normal equations: SPD, m x m, cheap; the shift bounds the condition number.
                 gram = Z @ Z.T
+                self._charge(m * m * n)
                 factor = ("cholesky", scipy.linalg.cho_factor(gram + shift * np.eye(Z.shape[0])), gram)
+                self._charge(m * n_targets * n)
                 W = scipy.linalg.cho_solve(factor[1], Z @ C.T).T
                 return W, factor
             except np.linalg.LinAlgError:
                 pass
         # Without regularization Z Z^T may be singular: the SVD gives the minimum-norm solution
-        # (about 4 n m^2 multiply-adds in all; the normal equations above were counted already).
-        self.inner_work += 3.0 * m * m / n_theta
+        # (about 4 n m^2 multiply-adds for the thin SVD, n m n_targets for C V).
+        self._charge((4 * m * m + m * n_targets) * n)
         U, sigma, Vt = np.linalg.svd(Z, full_matrices=False)
         keep = sigma > sigma[0] * max(Z.shape) * np.finfo(Z.dtype).eps
         filt = np.where(keep, sigma / np.where(keep, sigma**2 + shift, 1.0), 0.0)
@@ -186,16 +209,17 @@ class ReducedObjective:
         loss, C, alpha = self.objective.loss, self.objective.C, self.objective.reg_W
         W = self._W_warm.copy()
         tolerance = None
+        product_with_Z = W.shape[0] * Z.shape[0] * Z.shape[1]  # multiply-adds of W Z or G Z^T
 
         def value_of(W):
-            self.inner_work += 1.0
+            self._charge(product_with_Z)
             return loss.value(W @ Z, C) + 0.5 * alpha * float(np.sum(W * W))
 
         for _ in range(self.inner_max_iter):
             S = W @ Z
             value = loss.value(S, C) + 0.5 * alpha * float(np.sum(W * W))
             G = loss.gradient(S, C) @ Z.T + alpha * W
-            self.inner_work += 2.0
+            self._charge(2 * product_with_Z)
             g_norm = float(np.linalg.norm(G))
             if tolerance is None:
                 tolerance = max(self.inner_gtol, self.inner_rtol * g_norm)
@@ -204,7 +228,7 @@ class ReducedObjective:
 
             def hessian(v, S=S):
                 V = v.reshape(W.shape)
-                self.inner_work += 2.0
+                self._charge(2 * product_with_Z)
                 return (loss.hessian_matvec(S, C, V @ Z) @ Z.T + alpha * V).ravel()
 
             step = conjugate_gradient(hessian, -G.ravel(), rtol=self.inner_cg_rtol, max_iter=self.inner_cg_max_iter).x.reshape(W.shape)
@@ -228,6 +252,8 @@ class ReducedObjective:
         """
         kind, *factor = self._solved[2]
         if kind == "cholesky":
+            m, n = Z.shape
+            self._charge(3 * m * m * n)  # two triangular solves, B Z^T, (B Z^T) B
             B = scipy.linalg.cho_solve(factor[0], Z)  # M^{-1} Z
             return Z, 2.0 * B - (B @ Z.T) @ B
         Vt, filt = factor[:2]
@@ -236,10 +262,13 @@ class ReducedObjective:
     def _residual_factors(self, Z):
         """``(L, T, N)``, with ``R P = R - (R L^T) T`` and ``N = M^{-1} Z`` (``M^+ Z`` for the SVD)."""
         kind, *factor = self._solved[2]
+        m, n = Z.shape
         if kind == "cholesky":
+            self._charge(m * m * n)  # two triangular solves
             N = scipy.linalg.cho_solve(factor[0], Z)
             return Z, N, N
         Vt, filt, U, pinv = factor
+        self._charge(m * Vt.shape[0] * n)
         return Vt, filt[:, None] * Vt, (U * pinv) @ Vt
 
     def _projection_middle(self):
@@ -283,13 +312,14 @@ class ReducedObjective:
         if self.golub_pereyra:
             return self._golub_pereyra_operator(theta, W, Z, J)
         left, right = self._projection_factors(Z)
+        projection = 2 * left.shape[0] * W.shape[0] * n  # multiply-adds of R - (R L^T) T
 
         def matvec(v):
             v = np.ravel(v)
             R = forward_outer(J, W, v, (m, n))
             R = R - (R @ left.T) @ right  # R P^2 in two skinny products
             objective.work_units += 2.0
-            self.inner_work += 1.0
+            self._charge(projection)
             return backward_outer(J, W, R) / n + objective.reg_theta * v
 
         return LinearOperator((self.n_params, self.n_params), matvec=matvec, rmatvec=matvec, dtype=Z.dtype)
@@ -297,8 +327,12 @@ class ReducedObjective:
     def _golub_pereyra_operator(self, theta, W, Z, J):
         objective = self.objective
         m, n = Z.shape
+        n_targets = W.shape[0]
         R = W @ Z - objective.C
+        self._charge(n_targets * m * n)
         left, right, N = self._residual_factors(Z)
+        # two projections (2 r t n each), dZ R^T, (dZ R^T)^T N, N dS^T and the extra t rows of the backward pass
+        extra = (4 * left.shape[0] + 4 * m) * n_targets * n
 
         def project(X):
             return X - (X @ left.T) @ right
@@ -309,7 +343,7 @@ class ReducedObjective:
             dS = project(W @ dZ) - (dZ @ R.T).T @ N  # (W dZ) P - R dZ^T M^{-1} Z
             U = N @ dS.T  # adjoint of the second term: -J^T vec(U R)
             objective.work_units += 2.0
-            self.inner_work += 1.0
+            self._charge(extra)
             back = backward_outer(J, np.vstack([W, -U.T]), np.vstack([project(dS), R]))
             return back / n + objective.reg_theta * v
 
@@ -381,7 +415,7 @@ class ReducedObjective:
                 X = B * filt + (Q[t].T @ U) * pinv
             BX = B @ X.T
             H += F @ F.T - BX - BX.T + X @ G @ X.T
-        objective._dense_work(n * n_targets * (p * p + p * L.shape[0]))
+        objective._dense_work(n * n_targets * (p * p + p * L.shape[0] + m))  # and R = W Z - C
         return H
 
 
