@@ -27,6 +27,13 @@ from .layers import Dense, Layer
 __all__ = ["Sequential", "Residual"]
 
 
+def _forward_and_jacobian(layer, theta, Y):
+    """``Z`` and ``J_theta`` of one layer, from one forward pass when the layer offers it."""
+    if hasattr(layer, "forward_and_jacobian"):
+        return layer.forward_and_jacobian(theta, Y)
+    return layer.forward(theta, Y), layer.jacobian_params(theta, Y)
+
+
 def _layer_jacobians(layer, theta, Y, need_input=True):
     """``Z``, ``J_theta`` and ``J_Y`` (``None`` unless ``need_input``) of one layer at ``(theta, Y)``.
 
@@ -34,10 +41,7 @@ def _layer_jacobians(layer, theta, Y, need_input=True):
     ``input_jacobian`` when the layer offers them (one forward pass instead
     of three).
     """
-    if hasattr(layer, "forward_and_jacobian"):
-        Z, J_theta = layer.forward_and_jacobian(theta, Y)
-    else:
-        Z, J_theta = layer.forward(theta, Y), layer.jacobian_params(theta, Y)
+    Z, J_theta = _forward_and_jacobian(layer, theta, Y)
     return Z, J_theta, (_input_jacobian(layer, J_theta, theta, Y) if need_input else None)
 
 
@@ -261,10 +265,7 @@ class Residual(Layer):
         """``Z`` and ``jacobian_params(theta, Y)`` from one forward pass of the wrapped layer."""
         theta, Y = self.check_input(theta, Y)
         h = self.step
-        if hasattr(self.layer, "forward_and_jacobian"):
-            F, A = self.layer.forward_and_jacobian(theta, Y)
-        else:
-            F, A = self.layer.forward(theta, Y), self.layer.jacobian_params(theta, Y)
+        F, A = _forward_and_jacobian(self.layer, theta, Y)
         Z = Y + np.asarray(h, dtype=F.dtype) * F
         dtype = result_dtype(theta, Y)
         J = LinearOperator(
@@ -283,8 +284,7 @@ class Residual(Layer):
 
     def jacobian_input(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``vec(Y)``: ``I + h J_Y f``."""
-        theta, Y = self.check_input(theta, Y)
-        return self._input_operator(self.layer.jacobian_input(theta, Y), Y.size, result_dtype(theta, Y))
+        return self.forward_and_jacobian(theta, Y)[1].input_jacobian()
 
     def _input_operator(self, B, size, dtype):
         h = self.step

@@ -7,6 +7,7 @@ refused with a clear message, and the solvers train a deep network unchanged.
 
 import numpy as np
 import pytest
+from scipy.sparse.linalg import LinearOperator
 
 from nnlib import Dense, LeastSquares, Residual, Sequential, SingleLayerObjective
 from nnlib.checks import adjoint_test
@@ -91,8 +92,6 @@ def test_adjoint_test_catches_a_backward_pass_in_the_wrong_order():
     theta, Y = net.init_params(rng), rng.standard_normal((2, 5))
     right = net.jacobian_input(theta, Y)
     blocks = [layer.jacobian_input(t, s) for layer, t, s in zip(net.layers, net.split_params(theta), net.states(theta, Y))]
-    from scipy.sparse.linalg import LinearOperator
-
     def wrong_rmatvec(w):
         return blocks[0].rmatvec(blocks[2].rmatvec(blocks[1].rmatvec(w)))
 
