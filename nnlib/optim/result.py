@@ -10,24 +10,42 @@ counts its own work and cannot miscount it.
 
 import time
 from dataclasses import asdict, dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
 __all__ = [
+    "Status",
     "STATUS_MESSAGES",
     "History",
     "OptimizeResult",
     "Recorder",
     "diverged_detail",
+    "nan_gradient_detail",
 ]
 
-#: status codes shared by all solvers
+
+class Status(IntEnum):
+    """Why a solver stopped.  ``CONVERGED`` and ``TARGET_REACHED`` are successes.
+
+    The integer values are those of earlier versions (0 to 4), so ``status == 0``
+    still means converged.
+    """
+
+    CONVERGED = 0
+    MAX_ITER = 1
+    TARGET_REACHED = 2
+    LINE_SEARCH_FAILED = 3
+    DIVERGED = 4
+
+
+#: what each status says, the start of every result's ``message``
 STATUS_MESSAGES = {
-    0: "converged: relative gradient norm below gtol",
-    1: "maximum number of iterations reached",
-    2: "target loss reached",
-    3: "line search failed to find sufficient decrease",
-    4: "diverged",
+    Status.CONVERGED: "converged: gradient norm below the tolerance",
+    Status.MAX_ITER: "maximum number of iterations reached (not converged)",
+    Status.TARGET_REACHED: "target loss reached",
+    Status.LINE_SEARCH_FAILED: "line search failed to find sufficient decrease",
+    Status.DIVERGED: "diverged",
 }
 
 
@@ -89,13 +107,15 @@ class OptimizeResult:
         Objective value at ``x``.
     n_iter : int
         Number of iterations (updates of ``x``) performed.
-    status : int
-        0 converged, 1 max_iter reached, 2 target loss reached,
-        3 line search failed, 4 diverged (see :data:`~nnlib.optim.result.STATUS_MESSAGES`).
+    status : Status
+        Why the run stopped (an ``IntEnum``): ``CONVERGED`` (0), ``MAX_ITER``
+        (1), ``TARGET_REACHED`` (2), ``LINE_SEARCH_FAILED`` (3), ``DIVERGED`` (4).
     message : str
         Human-readable reason for stopping.
     success : bool
-        ``True`` for status 0, 1 and 2 (the run ended as asked).
+        ``True`` exactly when a stopping test was met: the gradient test
+        (``CONVERGED``) or the target loss (``TARGET_REACHED``).  As in
+        scipy, running out of iterations is not success.
     history : History
         Per-iterate loss, gradient norm, step, time and work units.
     """
@@ -120,8 +140,8 @@ class OptimizeResult:
 
     def __repr__(self):
         return (
-            f"OptimizeResult(loss={self.loss:.6g}, n_iter={self.n_iter}, success={self.success}, "
-            f"message={self.message!r}, work_units={self.work_units:.1f}, "
+            f"OptimizeResult(status={self.status.name}, success={self.success}, message={self.message!r}, "
+            f"loss={self.loss:.6g}, n_iter={self.n_iter}, work_units={self.work_units:.1f}, "
             f"wall_time={self.wall_time:.3g}s)"
         )
 
@@ -152,22 +172,35 @@ class Recorder:
         h.inner_iter.append(int(inner_iter))
 
     def finish(self, x, loss, n_iter, status, detail=""):
-        """Build the :class:`OptimizeResult`; ``detail`` is appended to the message."""
+        """Build the :class:`OptimizeResult`; ``detail`` is appended to the message.
+
+        ``x`` is copied, so the result never shares memory with the solver's
+        state or an objective's cache.
+        """
+        status = Status(status)
         message = STATUS_MESSAGES[status] + (f": {detail}" if detail else "")
         return OptimizeResult(
-            x=x,
+            x=np.array(x, copy=True),
             loss=float(loss),
             n_iter=int(n_iter),
             status=status,
             message=message,
-            success=status in (0, 1, 2),
+            success=status in (Status.CONVERGED, Status.TARGET_REACHED),
             history=self.history,
         )
 
 
 def diverged_detail(iteration, loss):
-    """Message part for a run whose loss stopped being finite."""
+    """Message part for a run whose loss stopped being finite or grew without bound."""
     return (
         f"the loss became {loss} at iteration {iteration}; "
         "reduce the step size or learning rate"
+    )
+
+
+def nan_gradient_detail(iteration, loss):
+    """Message part for a run whose gradient stopped being finite while the loss is finite."""
+    return (
+        f"the gradient became NaN or infinite at iteration {iteration} (the loss is still finite, {loss:.6g}); "
+        "check the objective's gradient, or reduce the step size or learning rate"
     )
