@@ -13,10 +13,11 @@ Time to reach Adam's loss (Adam runs first and sets the target)::
 
 ``gn`` and ``varpro`` solve their Gauss-Newton systems with ``--gn-inner``:
 ``auto`` (default) factorizes the dense Gauss-Newton matrix and uses
-Levenberg-Marquardt damping (``gauss_newton(..., inner="direct")``) for least
+Levenberg-Marquardt damping (:func:`~nnlib.optim.levenberg_marquardt`) for least
 squares with at most 1000 unknowns, and runs matrix-free CG with a line search
 otherwise; ``varpro`` uses the full (Golub-Pereyra) reduced Jacobian unless
-``--varpro-jacobian kaufman``.  Set ``OPENBLAS_NUM_THREADS=1`` (or the like)
+``--varpro-jacobian kaufman`` (or ``none``), and solves for ``W`` of the
+cross-entropy as ``--varpro-inner`` says.  Set ``OPENBLAS_NUM_THREADS=1`` (or the like)
 to time all solvers on one core alike.
 
 The JSON object of ``peaks`` has the keys ``problem``, ``solver``, ``settings``,
@@ -113,9 +114,11 @@ def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None):
             cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, inner=inner_solver(args, objective),
         )
     if name == "varpro":
-        return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss,
-                      cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, inner=inner_solver(args, objective),
-                      projected=args.varpro_jacobian)
+        if inner_solver(args, objective) == "direct":
+            return varpro(objective, x0, outer="levenberg_marquardt", max_iter=max_iter, target_loss=target_loss,
+                          jacobian=args.varpro_jacobian)
+        return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss, cg_rtol=args.cg_rtol,
+                      cg_max_iter=args.cg_max_iter, jacobian=args.varpro_jacobian, inner=args.varpro_inner)
     if name == "varpro-steepest":
         return varpro(objective, x0, outer="steepest", max_iter=max_iter, target_loss=target_loss)
     if name == "steepest":
@@ -128,11 +131,53 @@ def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None):
                 rng=rng, target_loss=target_loss)
 
 
-def summarize(name, result, objective, validation, target_loss=None):
+class IterateLog:
+    """The objective, and a copy of every iterate at which a solver asks for value and gradient.
+
+    Descent methods ask once per iterate, SGD and Adam once per step, so entry ``k``
+    belongs to entry ``k`` of the solver's history (the last history entry of SGD
+    and Adam is the final ``x``).  Copying ``x`` costs no work units and next to no
+    time, so the run is timed as without the log; validation accuracies are
+    computed afterwards (:func:`first_accurate`).
+    """
+
+    def __init__(self, objective):
+        self._objective = objective
+        self.iterates = []
+
+    def __getattr__(self, name):
+        return getattr(self._objective, name)
+
+    def value_and_gradient(self, x, batch=None):
+        self.iterates.append(np.array(x, copy=True))
+        if batch is None:
+            return self._objective.value_and_gradient(x)
+        return self._objective.value_and_gradient(x, batch)
+
+
+def accuracy(objective, x, Y, C):
+    """Share of the columns of ``Y`` classified as their one-hot labels in ``C``."""
+    return float(np.mean(np.argmax(objective.predict(x, Y), axis=0) == np.argmax(C, axis=0)))
+
+
+def first_accurate(log, result, objective, validation, target_accuracy):
+    """Index of the first history entry whose iterate reaches ``target_accuracy``, or ``None``."""
+    Yval, Cval = validation
+    iterates = log.iterates[: len(result.history.loss) - 1] + [result.x]
+    for k, x in enumerate(iterates):
+        if np.all(np.isfinite(x)) and accuracy(objective, x, Yval, Cval) >= target_accuracy:
+            return k
+    return None
+
+
+def summarize(name, result, objective, validation, target_loss=None, log=None, target_accuracy=None):
     """The JSON-ready record of one run."""
     Yval, Cval = validation
     history = result.history
     reached = None if target_loss is None else history.first_reaching(target_loss)
+    accurate = None
+    if log is not None and target_accuracy is not None:
+        accurate = first_accurate(log, result, objective, validation, target_accuracy)
     finite = np.all(np.isfinite(result.x))
     val_accuracy = None
     if isinstance(objective.loss, SoftmaxCrossEntropy) and finite:
@@ -149,6 +194,10 @@ def summarize(name, result, objective, validation, target_loss=None):
         "wall_seconds": result.wall_time,
         "time_to_target": None if reached is None else history.time[reached],
         "work_to_target": None if reached is None else history.work[reached],
+        "time_to_accuracy": None if accurate is None else history.time[accurate],
+        "work_to_accuracy": None if accurate is None else history.work[accurate],
+        "inner_work": getattr(result, "inner_work", None),
+        "inner_iterations": getattr(result, "inner_iterations", None),
         "status": result.status.name,
         "success": result.success,
         "message": result.message,
@@ -185,24 +234,38 @@ def command_peaks(args):
 
 
 def command_compare(args):
-    """Run the ``compare`` command: a reference solver sets the target loss, then
-    every solver of ``--solvers`` runs from the same start and data and is timed
-    to that target (``speedup`` relative to the reference)."""
+    """Run the ``compare`` command: a reference solver sets the targets, then every solver
+    of ``--solvers`` runs from the same start and data and is timed to them (``speedup``
+    relative to the reference).
+
+    Targets: the reference's final training loss, and for the cross-entropy also its
+    final validation accuracy.  With least squares each solver stops at the loss
+    target; with the cross-entropy each runs ``--max-iter`` iterations and the first
+    iterates reaching each target are found afterwards.
+    """
     objective, x0, validation, rng = build_problem(args)
     reference = run_solver(args.reference_solver, objective, x0, rng, args, args.reference_iter)
     target = reference.loss
+    classification = isinstance(objective.loss, SoftmaxCrossEntropy)
+    target_accuracy = accuracy(objective, reference.x, *validation) if classification else None
     record = {
         "problem": problem_record(args, objective),
         "target_loss": target,
+        "target_accuracy": target_accuracy,
         "reference": summarize(args.reference_solver, reference, objective, validation, target),
         "solvers": [],
     }
     for name in args.solvers:
         objective, x0, validation, rng = build_problem(args)  # fresh counters, same data and start
-        result = run_solver(name, objective, x0, rng, args, args.max_iter, target)
-        entry = summarize(name, result, objective, validation, target)
-        reached = entry["time_to_target"]
-        entry["speedup"] = None if reached is None else reference.wall_time / max(reached, 1e-12)
+        log = IterateLog(objective)
+        budget = args.max_iter
+        if name in ("sgd", "adam"):
+            budget = args.reference_iter if args.first_order_iter is None else args.first_order_iter
+        result = run_solver(name, log, x0, rng, args, budget, None if classification else target)
+        entry = summarize(name, result, objective, validation, target, log, target_accuracy)
+        for key, time_key in (("speedup", "time_to_target"), ("speedup_accuracy", "time_to_accuracy")):
+            reached = entry[time_key]
+            entry[key] = None if reached is None else reference.wall_time / max(reached, 1e-12)
         record["solvers"].append(entry)
     return record
 
@@ -224,13 +287,20 @@ def print_text(record):
         to_target = entry["time_to_target"]
         extra = "" if to_target is None else f", target after {to_target:.3f} s / {entry['work_to_target']:.0f} work"
         speedup = "" if entry.get("speedup") is None else f", {entry['speedup']:.1f}x faster"
+        if entry.get("time_to_accuracy") is not None:
+            speedup += (f"; accuracy after {entry['time_to_accuracy']:.3f} s / {entry['work_to_accuracy']:.0f} work"
+                        f", {entry['speedup_accuracy']:.1f}x faster")
+        if entry.get("inner_work") is not None:
+            speedup += f"; inner work {entry['inner_work']:.0f} in {entry['inner_iterations']} Newton iterations"
         acc = "" if entry["val_accuracy"] is None else f", val acc {entry['val_accuracy']:.3f}"
         return (f"{entry['solver']:>16}: loss {entry['train_loss']:.6g}, val {entry['val_loss']:.6g}{acc}, "
                 f"{entry['n_iter']} it, {entry['work_units']:.0f} work, {entry['wall_seconds']:.3f} s{extra}{speedup}"
                 f" ({entry['message']})")
 
     if "reference" in record:
-        print(f"target loss {record['target_loss']:.6g} (from {record['reference']['solver']})")
+        accuracy_target = "" if record.get("target_accuracy") is None else (
+            f", validation accuracy {record['target_accuracy']:.3f}")
+        print(f"target loss {record['target_loss']:.6g}{accuracy_target} (from {record['reference']['solver']})")
         print(line(record["reference"]))
         for entry in record["solvers"]:
             print(line(entry))
@@ -306,8 +376,11 @@ def make_parser():
                         help="inner solve of gn/varpro: matrix-free CG with line search, or dense Cholesky "
                              "with Levenberg-Marquardt damping; auto: direct for least squares with at most "
                              "1000 unknowns")
-    common.add_argument("--varpro-jacobian", choices=["kaufman", "golub-pereyra"], default="golub-pereyra",
-                        help="reduced Jacobian of varpro (least squares): Kaufman's approximation or the full one")
+    common.add_argument("--varpro-jacobian", choices=["kaufman", "golub-pereyra", "none"], default="golub-pereyra",
+                        help="reduced Jacobian of varpro: Kaufman's approximation, the full one, or none")
+    common.add_argument("--varpro-inner", choices=["auto", "newton", "newton-cg"], default="auto",
+                        help="varpro's solve for W of the cross-entropy: Newton with the Hessian factored, or "
+                             "Newton-CG; auto: Newton for at most nnlib.optim.NEWTON_MAX_UNKNOWNS entries of W")
     common.add_argument("--json", action="store_true", help="print one JSON object")
 
     run = commands.add_parser("peaks", parents=[common], help="train with one solver")
@@ -321,7 +394,9 @@ def make_parser():
     compare.add_argument("--reference-iter", type=_nonnegative_int, default=5000)
     compare.add_argument("--solvers", nargs="+", choices=SOLVERS, default=["varpro", "gn"])
     compare.add_argument("--max-iter", type=_nonnegative_int, default=1000,
-                         help="iteration budget of the compared solvers")
+                         help="iteration budget of the compared second-order solvers")
+    compare.add_argument("--first-order-iter", type=_nonnegative_int, default=None,
+                         help="iteration budget of compared sgd/adam (default: --reference-iter)")
     return parser
 
 
