@@ -3,12 +3,12 @@
 Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
 :mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.networks`, :mod:`nnlib.losses`,
 :mod:`nnlib.objective`, :mod:`nnlib.optim`, :mod:`nnlib.checks`,
-:mod:`nnlib.data`, :mod:`nnlib.interactive`, :mod:`nnlib.report`, :mod:`nnlib.bench`.
+:mod:`nnlib.data`, :mod:`nnlib.interactive`, :mod:`nnlib.report`, :mod:`nnlib.threads`, :mod:`nnlib.bench`.
 Data matrices are ``(n_features, n_examples)``.
 """
 
 from . import (activations, checks, conv, data, exercises, layers, losses, networks, objective, optim, parametric,
-               report)
+               report, threads)
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
@@ -31,6 +31,7 @@ __all__ = [
     "optim",
     "parametric",
     "report",
+    "threads",
     "Dense",
     "Layer",
     "LeastSquares",

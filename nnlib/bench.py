@@ -40,7 +40,9 @@ from .data import peaks
 from .layers import Dense
 from .losses import LeastSquares, SoftmaxCrossEntropy
 from .objective import SingleLayerObjective
+from . import threads
 from .optim import adam, gauss_newton, sgd, steepest_descent, varpro
+from .threads import pass_size, thread_settings
 
 __all__ = [
     "SOLVERS",
@@ -225,8 +227,10 @@ def problem_record(args, objective):
 def command_peaks(args):
     """Run the ``peaks`` command: train with one solver and return the JSON record."""
     objective, x0, validation, rng = build_problem(args)
+    threads_before = thread_settings()
     result = run_solver(args.solver, objective, x0, rng, args, args.max_iter, args.target_loss)
-    record = {"problem": problem_record(args, objective)}
+    record = {"problem": problem_record(args, objective), "threads": threads_before,
+              "threads_in_solvers": threads_in_solvers(objective)}
     record.update(summarize(args.solver, result, objective, validation, args.target_loss))
     record["settings"] = {"max_iter": args.max_iter, "lr": args.lr, "batch_size": args.batch_size,
                           "target_loss": args.target_loss}
@@ -250,6 +254,8 @@ def command_compare(args):
     target_accuracy = accuracy(objective, reference.x, *validation) if classification else None
     record = {
         "problem": problem_record(args, objective),
+        "threads": thread_settings(),
+        "threads_in_solvers": threads_in_solvers(objective),
         "target_loss": target,
         "target_accuracy": target_accuracy,
         "reference": summarize(args.reference_solver, reference, objective, validation, target),
@@ -268,6 +274,14 @@ def command_compare(args):
             entry[key] = None if reached is None else reference.wall_time / max(reached, 1e-12)
         record["solvers"].append(entry)
     return record
+
+
+def threads_in_solvers(objective):
+    """What nnlib's solvers do with the BLAS threads on this problem (:mod:`nnlib.threads`)."""
+    size = pass_size(objective)
+    single = size is not None and size <= threads.SINGLE_THREAD_BELOW
+    return (f"one BLAS thread (a pass is {size:,} multiply-adds, at most {threads.SINGLE_THREAD_BELOW:,})" if single
+            else "the caller's BLAS threads (a large pass)")
 
 
 def json_ready(value):
@@ -297,6 +311,8 @@ def print_text(record):
                 f"{entry['n_iter']} it, {entry['work_units']:.0f} work, {entry['wall_seconds']:.3f} s{extra}{speedup}"
                 f" ({entry['message']})")
 
+    pools = ", ".join(f"{entry['internal_api']} {entry['num_threads']} thread(s)" for entry in record.get("threads", []))
+    print(f"BLAS: {pools or 'no thread pools found'}; solvers use {record.get('threads_in_solvers', '?')}")
     if "reference" in record:
         accuracy_target = "" if record.get("target_accuracy") is None else (
             f", validation accuracy {record['target_accuracy']:.3f}")

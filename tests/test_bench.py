@@ -11,7 +11,7 @@ from nnlib import bench
 
 TINY = ["--n-train", "60", "--n-val", "30", "--width", "4", "--max-iter", "3", "--json"]
 KEYS = {
-    "problem", "solver", "settings", "train_loss", "train_data_loss", "val_loss", "val_accuracy", "n_iter",
+    "threads", "threads_in_solvers", "problem", "solver", "settings", "train_loss", "train_data_loss", "val_loss", "val_accuracy", "n_iter",
     "work_units", "wall_seconds", "time_to_target", "work_to_target", "time_to_accuracy", "work_to_accuracy", "inner_work", "inner_iterations",
     "status", "success", "message", "history",
 }

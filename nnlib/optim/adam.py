@@ -4,12 +4,14 @@ import numpy as np
 
 from ._checks import check_learning_rate, check_open_unit, check_positive
 from .sgd import run_first_order
+from ..threads import with_threads_by_size
 
 __all__ = [
     "adam",
 ]
 
 
+@with_threads_by_size
 def adam(
     objective,
     x0,

@@ -7,12 +7,14 @@ from .cg import conjugate_gradient
 from .descent import Step, descent_loop
 from .levenberg_marquardt import levenberg_marquardt
 from .linesearch import armijo
+from ..threads import with_threads_by_size
 
 __all__ = [
     "gauss_newton",
 ]
 
 
+@with_threads_by_size
 def gauss_newton(
     objective,
     x0,

@@ -5,12 +5,14 @@ import scipy.linalg
 
 from ._checks import check_max_iter, check_nonnegative, check_objective, check_open_unit, check_start, check_target
 from .descent import Step, descent_loop
+from ..threads import with_threads_by_size
 
 __all__ = [
     "levenberg_marquardt",
 ]
 
 
+@with_threads_by_size
 def levenberg_marquardt(
     objective,
     x0,

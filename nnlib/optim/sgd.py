@@ -13,6 +13,7 @@ from ._checks import (
     check_unit_interval,
 )
 from .result import Recorder, Status, diverged_detail, nan_gradient_detail
+from ..threads import with_threads_by_size
 
 __all__ = [
     "check_batch_size",
@@ -128,6 +129,7 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
     return rec.finish(x, f, max_iter, Status.MAX_ITER)
 
 
+@with_threads_by_size
 def sgd(
     objective,
     x0,

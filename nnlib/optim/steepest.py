@@ -5,12 +5,14 @@ import numpy as np
 from ._checks import check_max_iter, check_nonnegative, check_objective, check_positive, check_start, check_target
 from .descent import Step, descent_loop
 from .linesearch import armijo
+from ..threads import with_threads_by_size
 
 __all__ = [
     "steepest_descent",
 ]
 
 
+@with_threads_by_size
 def steepest_descent(
     objective, x0, max_iter=100, step0=1.0, gtol=1e-6, target_loss=None, c1=1e-4, max_trials=30, gtol_abs=1e-12
 ):

@@ -10,6 +10,7 @@ from .gauss_newton import gauss_newton
 from .inner import SoftmaxNewton, SoftmaxNewtonCG, solve_least_squares
 from .levenberg_marquardt import levenberg_marquardt
 from .steepest import steepest_descent
+from ..threads import with_threads_by_size
 
 __all__ = [
     "NEWTON_MAX_UNKNOWNS",
@@ -458,6 +459,7 @@ class ReducedObjective:
         return H
 
 
+@with_threads_by_size
 def varpro(
     objective,
     x0,
