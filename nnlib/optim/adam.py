@@ -21,6 +21,7 @@ def adam(
     eps=1e-8,
     rng=None,
     target_loss=None,
+    callback=None,
 ):
     """Minimize ``objective`` by Adam (Kingma and Ba, 2015).
 
@@ -44,6 +45,8 @@ def adam(
         Required when ``batch_size < n_examples``.
     target_loss : float, optional
         With full batches: stop once ``f(x_k) <= target_loss``.
+    callback : callable, optional
+        As for :func:`nnlib.optim.sgd`.
 
     Returns
     -------
@@ -78,4 +81,4 @@ def adam(
         v_hat = second_moment / (1 - beta2**t)
         return x - step_size(k) * m_hat / (np.sqrt(v_hat) + eps)
 
-    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update)
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, callback)

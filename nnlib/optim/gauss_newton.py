@@ -34,6 +34,7 @@ def gauss_newton(
     max_trials=30,
     inner="cg",
     damping="levenberg",
+    callback=None,
 ):
     """Minimize ``objective`` by the (inexact) Gauss-Newton method.
 
@@ -72,6 +73,9 @@ def gauss_newton(
         With ``inner="direct"``: the damping matrix ``D`` is
         ``max(diag H) I`` (Levenberg) or ``diag(H)`` (Marquardt, invariant
         to rescaling the unknowns).
+    callback : callable, optional
+        ``callback(x_k)`` after every iterate; return ``True`` to stop
+        (status 5).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -125,15 +129,17 @@ def gauss_newton(
         c1 = check_open_unit(c1, "c1")
         max_trials = check_max_iter(max_trials, "max_trials")
         return _levenberg_marquardt(
-            objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials, damping
+            objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials, damping, callback
         )
 
-    rec = Recorder(objective)
+    rec = Recorder(objective, callback)
     f, g = objective.value_and_gradient(x)
     g0_norm = gnorm = float(np.linalg.norm(g))
     rec.record(f, gnorm)
     if not np.isfinite(f):
         return rec.finish(x, f, 0, 4, diverged_detail(0, f))
+    if rec.notify(x):
+        return rec.finish(x, f, 0, 5)
     for k in range(1, max_iter + 1):
         if target_loss is not None and f <= target_loss:
             return rec.finish(x, f, k - 1, 2)
@@ -153,18 +159,24 @@ def gauss_newton(
         f, g = objective.value_and_gradient(x)
         gnorm = float(np.linalg.norm(g))
         rec.record(f, gnorm, search.step * float(np.linalg.norm(p)), inner.n_iter)
+        if rec.notify(x):
+            return rec.finish(x, f, k, 5)
     status = 2 if target_loss is not None and f <= target_loss else 1
     return rec.finish(x, f, max_iter, status)
 
 
-def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials, damping_kind):
+def _levenberg_marquardt(
+    objective, x, max_iter, gtol, target_loss, operator_options, c1, max_trials, damping_kind, callback
+):
     """Gauss-Newton with dense Cholesky solves and Levenberg-Marquardt damping (``inner="direct"``)."""
-    rec = Recorder(objective)
+    rec = Recorder(objective, callback)
     f, g = objective.value_and_gradient(x)
     g0_norm = gnorm = float(np.linalg.norm(g))
     rec.record(f, gnorm)
     if not np.isfinite(f):
         return rec.finish(x, f, 0, 4, diverged_detail(0, f))
+    if rec.notify(x):
+        return rec.finish(x, f, 0, 5)
     damping, nu = 1e-6, 2.0  # start nearly at the Gauss-Newton step; raised only where it fails
     for k in range(1, max_iter + 1):
         if target_loss is not None and f <= target_loss:
@@ -201,5 +213,7 @@ def _levenberg_marquardt(objective, x, max_iter, gtol, target_loss, operator_opt
         f, g = objective.value_and_gradient(x)
         gnorm = float(np.linalg.norm(g))
         rec.record(f, gnorm, float(np.linalg.norm(p)), trial)
+        if rec.notify(x):
+            return rec.finish(x, f, k, 5)
     status = 2 if target_loss is not None and f <= target_loss else 1
     return rec.finish(x, f, max_iter, status)

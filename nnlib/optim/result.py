@@ -1,11 +1,13 @@
 """The one result type every solver returns, and the bookkeeping that fills it.
 
 A solver creates a :class:`Recorder` when it starts, calls
-:meth:`Recorder.record` once per iterate, and ends with
+:meth:`Recorder.record` once per iterate (and :meth:`Recorder.notify`, which
+shows the iterate to the user's ``callback``), and ends with
 :meth:`Recorder.finish`.  Wall time is measured with
-``time.perf_counter()`` from the moment the recorder was created; work
-units are read from the objective's ``work_units`` counter, so a solver never
-counts its own work and cannot miscount it.
+``time.perf_counter()`` from the moment the recorder was created, less the
+time spent in the callback; work units are read from the objective's
+``work_units`` counter, so a solver never counts its own work and cannot
+miscount it.
 """
 
 import time
@@ -28,6 +30,7 @@ STATUS_MESSAGES = {
     2: "target loss reached",
     3: "line search failed to find sufficient decrease",
     4: "diverged",
+    5: "stopped by the callback",
 }
 
 
@@ -91,11 +94,12 @@ class OptimizeResult:
         Number of iterations (updates of ``x``) performed.
     status : int
         0 converged, 1 max_iter reached, 2 target loss reached,
-        3 line search failed, 4 diverged (see :data:`~nnlib.optim.result.STATUS_MESSAGES`).
+        3 line search failed, 4 diverged, 5 stopped by the callback
+        (see :data:`~nnlib.optim.result.STATUS_MESSAGES`).
     message : str
         Human-readable reason for stopping.
     success : bool
-        ``True`` for status 0, 1 and 2 (the run ended as asked).
+        ``True`` for status 0, 1, 2 and 5 (the run ended as asked).
     history : History
         Per-iterate loss, gradient norm, step, time and work units.
     """
@@ -126,6 +130,13 @@ class OptimizeResult:
         )
 
 
+def check_callback(callback):
+    """``None`` or a callable ``callback(x)``; anything else is a ValueError."""
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be a function x -> bool (or None); got {type(callback).__name__}")
+    return callback
+
+
 class Recorder:
     """Timer, work counter and history of one solver run.
 
@@ -133,13 +144,31 @@ class Recorder:
     ----------
     objective : object with a ``work_units`` attribute
         The counter is read, never written.
+    callback : callable, optional
+        ``callback(x)`` is shown every iterate by :meth:`notify`; a true
+        return value asks the solver to stop.  Its time is not counted in
+        ``history.time`` (e.g. measuring the test accuracy is not training).
+        Work it causes through the objective is counted: a callback should
+        evaluate other data, not the objective.
     """
 
-    def __init__(self, objective):
+    def __init__(self, objective, callback=None):
         self.objective = objective
+        self.callback = check_callback(callback)
         self.start_time = time.perf_counter()
+        self.callback_time = 0.0
         self.start_work = float(objective.work_units)
         self.history = History()
+
+    def notify(self, x):
+        """Show the current iterate ``x`` to the callback; ``True`` if it asks to stop."""
+        if self.callback is None:
+            return False
+        start = time.perf_counter()
+        try:
+            return bool(self.callback(x))
+        finally:
+            self.callback_time += time.perf_counter() - start
 
     def record(self, loss, grad_norm=np.nan, step=0.0, inner_iter=0):
         """Append one entry describing the current iterate."""
@@ -147,7 +176,7 @@ class Recorder:
         h.loss.append(float(loss))
         h.grad_norm.append(float(grad_norm))
         h.step.append(float(step))
-        h.time.append(time.perf_counter() - self.start_time)
+        h.time.append(time.perf_counter() - self.start_time - self.callback_time)
         h.work.append(float(self.objective.work_units) - self.start_work)
         h.inner_iter.append(int(inner_iter))
 
@@ -160,7 +189,7 @@ class Recorder:
             n_iter=int(n_iter),
             status=status,
             message=message,
-            success=status in (0, 1, 2),
+            success=status in (0, 1, 2, 5),
             history=self.history,
         )
 

@@ -49,14 +49,16 @@ def minibatches(n_examples, batch_size, rng):
             yield order[start : start + batch_size]
 
 
-def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update):
+def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, callback=None):
     """The loop shared by SGD and Adam: draw a batch, evaluate, check, update.
 
     ``update(k, x, g)`` returns the new ``x`` from the mini-batch gradient
     ``g`` at ``x``.
     Entry ``k < n_iter`` of the history holds the mini-batch loss at ``x_k``;
     the last entry holds the full training loss at the final ``x`` (one
-    forward pass, counted).
+    forward pass, counted).  ``callback(x_k)`` sees every iterate, the last
+    one included; if it returns true before the update of ``x_k``, the run
+    stops there (status 5) with the full training loss at ``x_k``.
     """
     objective = check_objective(objective)
     x = check_start(x0, objective)
@@ -66,10 +68,14 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
         rng = check_rng(rng)
     target_loss = check_target(target_loss)
 
-    rec = Recorder(objective)
+    rec = Recorder(objective, callback)
     batches = minibatches(objective.n_examples, batch_size, rng)
     last_step = 0.0
     for k in range(max_iter):
+        if rec.notify(x):
+            f = objective.value(x)
+            rec.record(f, np.nan, last_step)
+            return rec.finish(x, f, k, 5)
         batch = next(batches)
         full = batch_size == objective.n_examples
         f, g = objective.value_and_gradient(x) if full else objective.value_and_gradient(x, batch)
@@ -91,6 +97,7 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
     rec.record(f, np.nan, last_step)
     if not np.isfinite(f):
         return rec.finish(x, f, max_iter, 4, diverged_detail(max_iter, f))
+    rec.notify(x)  # the last iterate; the run ends here anyway
     status = 2 if target_loss is not None and f <= target_loss else 1
     return rec.finish(x, f, max_iter, status)
 
@@ -105,6 +112,7 @@ def sgd(
     nesterov=False,
     rng=None,
     target_loss=None,
+    callback=None,
 ):
     """Minimize ``objective`` by (mini-batch) stochastic gradient descent.
 
@@ -131,6 +139,9 @@ def sgd(
         Shuffles the examples; required when ``batch_size < n_examples``.
     target_loss : float, optional
         With full batches: stop once ``f(x_k) <= target_loss``.
+    callback : callable, optional
+        ``callback(x_k)`` for every iterate; return ``True`` to stop (status
+        5).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -169,4 +180,4 @@ def sgd(
             return x + mu * velocity - eta * g
         return x + velocity
 
-    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update)
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, callback)

@@ -12,7 +12,7 @@ __all__ = [
 
 
 def steepest_descent(
-    objective, x0, max_iter=100, step0=1.0, gtol=1e-6, target_loss=None, c1=1e-4, max_trials=30
+    objective, x0, max_iter=100, step0=1.0, gtol=1e-6, target_loss=None, c1=1e-4, max_trials=30, callback=None
 ):
     """Minimize ``objective`` by steepest descent, ``x <- x - a grad f(x)``.
 
@@ -37,6 +37,9 @@ def steepest_descent(
         Armijo constant.
     max_trials : int, default 30
         Line-search trials per iteration.
+    callback : callable, optional
+        ``callback(x_k)`` after every iterate; return ``True`` to stop
+        (status 5).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -57,12 +60,14 @@ def steepest_descent(
     gtol = check_nonnegative(gtol, "gtol")
     target_loss = check_target(target_loss)
 
-    rec = Recorder(objective)
+    rec = Recorder(objective, callback)
     f, g = objective.value_and_gradient(x)
     g0_norm = gnorm = float(np.linalg.norm(g))
     rec.record(f, gnorm)
     if not np.isfinite(f):
         return rec.finish(x, f, 0, 4, diverged_detail(0, f))
+    if rec.notify(x):
+        return rec.finish(x, f, 0, 5)
     for k in range(1, max_iter + 1):
         if target_loss is not None and f <= target_loss:
             return rec.finish(x, f, k - 1, 2)
@@ -77,5 +82,7 @@ def steepest_descent(
         f, g = objective.value_and_gradient(x)
         gnorm = float(np.linalg.norm(g))
         rec.record(f, gnorm, step_length)
+        if rec.notify(x):
+            return rec.finish(x, f, k, 5)
     status = 2 if target_loss is not None and f <= target_loss else 1
     return rec.finish(x, f, max_iter, status)

@@ -10,6 +10,7 @@ from ._checks import check_max_iter, check_nonnegative
 from .cg import conjugate_gradient
 from .gauss_newton import gauss_newton
 from .linesearch import armijo
+from .result import check_callback
 from .steepest import steepest_descent
 
 __all__ = [
@@ -430,6 +431,7 @@ def varpro(
     inner_max_iter=10,
     inner_cg_max_iter=50,
     projected=True,
+    callback=None,
     **outer_options,
 ):
     """Train ``(theta, W)`` by variable projection: ``W = W(theta)`` solved inside.
@@ -452,6 +454,10 @@ def varpro(
     projected : bool or {"kaufman", "golub-pereyra"}, default True
         Kaufman's projected Gauss-Newton matrix for least squares, or the
         full reduced Jacobian (see :class:`ReducedObjective`).
+    callback : callable, optional
+        ``callback(x_k)`` with the full ``x_k = (theta_k, W(theta_k))`` after
+        every outer iterate (``W(theta_k)`` is the inner solution already
+        computed for ``theta_k``); return ``True`` to stop (status 5).
     **outer_options
         Passed on to :func:`~nnlib.optim.gauss_newton` (``cg_rtol``,
         ``cg_max_iter``, ``gtol``, ``inner``...; ``damping`` defaults to
@@ -497,6 +503,9 @@ def varpro(
         # (a neuron with a small output weight barely matters): scale-invariant damping.
         outer_options.setdefault("damping", "marquardt")
     solver = gauss_newton if outer == "gauss_newton" else steepest_descent
+    if callback is not None:
+        check_callback(callback)
+        outer_options["callback"] = lambda theta: callback(reduced.full_x(theta))
     result = solver(reduced, x0[:n_theta], max_iter=max_iter, target_loss=target_loss, **outer_options)
     result.x = reduced.full_x(result.x)
     return result
