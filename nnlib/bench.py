@@ -367,7 +367,18 @@ def _mnist1d_problem_record(args, data, validation=0):
         "n_theta": sizes.objective.n_theta,
         "seeds": list(args.seeds),
         "blas_threads": _blas_threads(),
+        "load_average": _load_average(),
     }
+
+
+def _load_average():
+    """The machine's 1-minute load average when the command started (``None`` where unknown)."""
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _blas_threads():
