@@ -3,6 +3,9 @@
 
     python3 tasks.py book        # build the book into _build/html, JupyterLite in _build/html/lite (creates .venv first)
     python3 tasks.py test        # the book build, unit and browser tests, strict nbval on every chapter
+                                 # (native, then under each CPU arithmetic this machine can emulate)
+    python3 tasks.py portable [NOTEBOOK ...]
+                                 # which printed outputs differ between CPU arithmetics (tools/portable.py)
     python3 tasks.py test --latest   # the same with the newest versions requirements.txt allows
     python3 tasks.py lock        # regenerate requirements-lock.txt from requirements.txt
     python3 tasks.py notebooks   # re-execute every chapter (and the benchmarks page) in a fresh kernel
@@ -280,16 +283,62 @@ def build_book():
     return status
 
 
+def nbval_command(*paths):
+    return (PYTHON, "-m", "pytest", *paths, "--nbval", "--nbval-sanitize-with", "nbval_sanitize.cfg",
+            "-p", "no:cacheprovider", "-rfEs")
+
+
+def arithmetic_variants():
+    """Strict nbval over every notebook under each CPU arithmetic this machine can emulate.
+
+    See tools/arithmetic.py: the native run has already happened; each variant forces
+    other OpenBLAS kernels and numpy SIMD loops (another vector width, no FMA), as the
+    reader's CPU might pick them.  Variants run two at a time (one BLAS thread each), their
+    output is printed when they finish; one line per variant says what ran or why not.
+    """
+    plan = json.loads(subprocess.run([str(PYTHON), str(ROOT / "tools" / "arithmetic.py"), "--plan"],
+                                     capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    print(f"\nStrict nbval under other CPU arithmetics (native: {plan['native']})", flush=True)
+    jobs, results = [], []
+    for name, description, env, reason in plan["variants"]:
+        settings = " ".join(f"{k}={v}" for k, v in env.items())
+        if reason:
+            print(f"arithmetic variant {name}: SKIPPED ({reason})", flush=True)
+            results.append((name, "skipped"))
+            continue
+        print(f"arithmetic variant {name}: {description} [{settings}]", flush=True)
+        jobs.append((name, env))
+    logs = {}
+    running = []
+    for name, env in jobs:
+        log = tempfile.TemporaryFile(mode="w+")
+        logs[name] = log
+        running.append((name, subprocess.Popen([str(c) for c in nbval_command(*notebooks())], cwd=ROOT,
+                                               env=dict(os.environ, **env), stdout=log, stderr=subprocess.STDOUT)))
+        if len(running) == 2 or name == jobs[-1][0]:
+            for done, process in running:
+                status = process.wait()
+                logs[done].seek(0)
+                text = logs[done].read()
+                print(f"\n----- strict nbval under arithmetic variant {done} -----\n{text}", flush=True)
+                summary = text.strip().splitlines()[-1] if text.strip() else "no output"
+                results.append((done, "passed" if status == 0 else "FAILED", summary.strip("= ")))
+            running = []
+    return results
+
+
 def test():
     book_status = build_book()
     # The book must exist before pytest: tests/test_browser.py checks the built pages.  The
     # build's status goes to pytest too, so its summary (the last line printed) counts it.
     env = dict(os.environ, NNLIB_BOOK_BUILD_STATUS=str(book_status))
-    return run(
-        PYTHON, "-m", "pytest", "tests", *notebooks(), "--nbval",
-        "--nbval-sanitize-with", "nbval_sanitize.cfg", "-p", "no:cacheprovider", "-rfEs",
-        env=env,
-    ) or book_status
+    status = run(*nbval_command("tests", *notebooks()), env=env) or book_status
+    results = arithmetic_variants()
+    failed = [r[0] for r in results if r[1] == "FAILED"]
+    print("\nnative arithmetic: " + ("passed" if status == 0 else "FAILED"))
+    for row in results:
+        print(f"arithmetic variant {row[0]}: {row[1]}" + (f" ({row[2]})" if len(row) > 2 else ""))
+    return status or (1 if failed else 0)
 
 
 def execute_notebooks(paths):
@@ -299,8 +348,8 @@ def execute_notebooks(paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["book", "test", "notebooks", "lab", "student", "venv", "lock", "repository"])
-    parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' task (default: all chapters); "
+    parser.add_argument("task", choices=["book", "test", "notebooks", "portable", "lab", "student", "venv", "lock", "repository"])
+    parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' and 'portable' tasks (default: all chapters); "
                         "the repository URL for the 'repository' task")
     parser.add_argument("--branch", default="main", help="branch of the repository (the 'repository' task)")
     parser.add_argument("--sync", action="store_true",
@@ -323,6 +372,8 @@ def main():
         return test()
     if args.task == "notebooks":
         return execute_notebooks(args.paths)
+    if args.task == "portable":
+        return run(PYTHON, ROOT / "tools" / "portable.py", *args.paths)
     if args.task == "student":
         return run(PYTHON, ROOT / "tools" / "student_edition.py", ROOT / "student")
     if args.task == "lab":

@@ -3,11 +3,12 @@
 Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
 :mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.networks`, :mod:`nnlib.losses`,
 :mod:`nnlib.objective`, :mod:`nnlib.optim`, :mod:`nnlib.checks`,
-:mod:`nnlib.data`, :mod:`nnlib.models`, :mod:`nnlib.interactive`, :mod:`nnlib.bench`.
+:mod:`nnlib.data`, :mod:`nnlib.models`, :mod:`nnlib.interactive`, :mod:`nnlib.report`, :mod:`nnlib.bench`.
 Data matrices are ``(n_features, n_examples)``.
 """
 
-from . import activations, checks, conv, data, exercises, layers, losses, networks, objective, optim, parametric
+from . import (activations, checks, conv, data, exercises, layers, losses, networks, objective, optim, parametric,
+               report)
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
@@ -29,6 +30,7 @@ __all__ = [
     "objective",
     "optim",
     "parametric",
+    "report",
     "Dense",
     "Layer",
     "LeastSquares",

@@ -191,6 +191,7 @@ def summarize(name, result, objective, validation, target_loss=None):
         "wall_seconds": result.wall_time,
         "time_to_target": None if reached is None else history.time[reached],
         "work_to_target": None if reached is None else history.work[reached],
+        "status": result.status.name,
         "success": result.success,
         "message": result.message,
         "history": history.to_dict(),

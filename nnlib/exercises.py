@@ -16,6 +16,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .checks import adjoint_test, taylor_test
+from .report import below_or_value
 
 __all__ = [
     "Verdict",
@@ -56,6 +57,27 @@ def _safe_call(function, *args):
         return None, f"calling it raised {type(exc).__name__}: {exc}"
 
 
+def _point(x):
+    """``x`` as a float array, or a Verdict saying why it cannot be a point to check at."""
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        return None, Verdict(False, f"x must be an array of numbers; got {type(x).__name__} ({exc})",
+                             "pass the point at which to check, e.g. a numpy array")
+    if not np.all(np.isfinite(x)):
+        return None, Verdict(False, "x contains NaN or infinite entries, so no derivative can be checked there "
+                             "(this is about the point, not about your derivative)",
+                             "pass a finite point x")
+    return x, None
+
+
+def _not_finite(value, what):
+    if value is not None and not np.all(np.isfinite(value)):
+        return Verdict(False, f"{what} is not finite (NaN or infinite entries)",
+                       f"make {what} finite at this x before checking derivatives")
+    return None
+
+
 def check_jacobian(f, jvp, x, vjp=None, rng=None):
     """Judge a student's Jacobian products of ``f`` at ``x``.
 
@@ -77,10 +99,15 @@ def check_jacobian(f, jvp, x, vjp=None, rng=None):
     Verdict
     """
     rng = _default_rng(rng)
-    x = np.asarray(x, dtype=float)
+    x, bad = _point(x)
+    if bad is not None:
+        return bad
     fx, error = _safe_call(f, x)
     if error:
         return Verdict(False, f"f(x) failed: {error}", "make f run on x first")
+    bad = _not_finite(fx, "f(x)")
+    if bad is not None:
+        return bad
     v = rng.standard_normal(x.shape)
     Jv, error = _safe_call(jvp, v)
     if error:
@@ -88,7 +115,14 @@ def check_jacobian(f, jvp, x, vjp=None, rng=None):
     if Jv.size != fx.size:
         return Verdict(False, f"J v has {Jv.size} entries but f(x) has {fx.size}",
                        "J v is a change of f, so it has the shape of f(x)")
-    result = taylor_test(f, lambda d: np.reshape(jvp(d), fx.shape), x, v=v)
+    bad = _not_finite(Jv, "J v")
+    if bad is not None:
+        return bad
+    try:
+        result = taylor_test(f, lambda d: np.reshape(jvp(d), fx.shape), x, v=v)
+    except Exception as exc:  # f or jvp failing at another point than x
+        return Verdict(False, f"the Taylor test could not run: {type(exc).__name__}: {exc}",
+                       "f and J v must work for every point near x, not only at x")
     if not result:
         observed = result.order[np.isfinite(result.order)]
         slope = float(np.median(observed[-4:])) if observed.size else float("nan")
@@ -123,14 +157,29 @@ def check_jacobian(f, jvp, x, vjp=None, rng=None):
 def check_gradient(f, gradient, x, rng=None):
     """Judge a student's gradient of a scalar function ``f`` at ``x`` with the Taylor test."""
     rng = _default_rng(rng)
-    x = np.asarray(x, dtype=float)
+    x, bad = _point(x)
+    if bad is not None:
+        return bad
     g, error = _safe_call(gradient, x)
     if error:
         return Verdict(False, f"the gradient failed: {error}", "make it run on x first")
     if g.shape != x.shape:
         return Verdict(False, f"the gradient has shape {g.shape} but x has shape {x.shape}",
                        "the gradient of a scalar function has the shape of its argument")
-    result = taylor_test(f, lambda v: float(np.sum(g * v)), x, rng=rng)
+    bad = _not_finite(g, "the gradient")
+    if bad is not None:
+        return bad
+    fx, error = _safe_call(f, x)
+    if error:
+        return Verdict(False, f"f(x) failed: {error}", "make f run on x first")
+    bad = _not_finite(fx, "f(x)")
+    if bad is not None:
+        return bad
+    try:
+        result = taylor_test(f, lambda v: float(np.sum(g * v)), x, rng=rng)
+    except Exception as exc:  # a student's f may fail near x
+        return Verdict(False, f"the Taylor test could not run: {type(exc).__name__}: {exc}",
+                       "f must work for every point near x, and return one number")
     if result:
         return Verdict(True, f"the gradient passes the Taylor test ({result.message})")
     return Verdict(False, f"the Taylor test failed ({result.message})",
@@ -153,7 +202,8 @@ def check_least_squares(W, Z, C, regularization=0.0, rtol=1e-8):
     rhs = C @ Z.T
     residual = np.linalg.norm(lhs - rhs) / max(np.linalg.norm(rhs), np.finfo(float).tiny)
     if residual <= rtol:
-        return Verdict(True, f"W satisfies the normal equations (relative residual {residual:.1e})")
+        # Round-off level: only a bound is the same on every CPU.
+        return Verdict(True, f"W satisfies the normal equations (relative residual {below_or_value(residual, 1e-12)})")
     return Verdict(False, f"the normal equations are off by {residual:.1e} (relative)",
                    "set the gradient Z (W Z - C)^T + reg W to zero and solve for W")
 

@@ -253,11 +253,17 @@ class SingleLayerObjective:
         else:
             Z, J = self.layer.forward(theta, self.Y), None
         self.work_units += 1.0
+        # Read-only: callers get the cached array itself, and writing into it would corrupt
+        # every later value and gradient at this theta.
+        Z.setflags(write=False)
         self._features = _Features(theta, Z, J)
         return self._features
 
     def features(self, theta):
-        """Features ``Z(theta)``, shape ``(m, n)``: the design matrix of the problem in ``W``."""
+        """Features ``Z(theta)``, shape ``(m, n)``: the design matrix of the problem in ``W``.
+
+        The array is the objective's cache, so it is read-only; copy it to change it.
+        """
         return self.features_at(theta).Z
 
     def _jacobian(self, features):
@@ -280,7 +286,10 @@ class SingleLayerObjective:
                 value = self.loss.value(S, self.C) + self._regularization(theta, W)
             else:
                 value = np.inf
-        self._outputs = _Outputs(np.array(x, copy=True), features, W.copy(), S, float(value))
+        W = W.copy()
+        for array in (W, S):
+            array.setflags(write=False)
+        self._outputs = _Outputs(np.array(x, copy=True), features, W, S, float(value))
         return self._outputs
 
     def _regularization(self, theta, W):

@@ -41,3 +41,12 @@ def _central_difference_jacobian(f, x, eps=1e-6):
 def fd_jacobian():
     """``fd_jacobian(f, x, eps=1e-6)``: central-difference Jacobian matrix (float64)."""
     return _central_difference_jacobian
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many cases the property-based solver suite generated (tests/test_optim_invariants.py)."""
+    import sys
+
+    module = sys.modules.get("test_optim_invariants") or sys.modules.get("tests.test_optim_invariants")
+    if module is not None and module.CASES["count"]:
+        terminalreporter.write_line(f"solver invariants: {module.CASES['count']} generated cases checked")

@@ -64,6 +64,17 @@ def test_least_squares_check_uses_the_normal_equations():
     assert "shape" in check_least_squares(W.T, Z, C).message
 
 
+def test_least_squares_residual_at_round_off_prints_a_bound():
+    # the residual's digits differ between CPUs; the printed verdict must not
+    rng = np.random.default_rng(3)
+    Z, C = rng.standard_normal((5, 40)), rng.standard_normal((2, 40))
+    W = np.linalg.solve(Z @ Z.T + 0.1 * np.eye(5), Z @ C.T).T
+    assert str(check_least_squares(W, Z, C, regularization=0.1)) == (
+        "Correct: W satisfies the normal equations (relative residual below 1e-12).")
+    loose = check_least_squares(W * (1 + 1e-10), Z, C, regularization=0.1)
+    assert loose and "relative residual 1e-10" in loose.message
+
+
 def test_rank_check():
     M = np.outer(np.arange(1.0, 5.0), np.ones(3))
     assert check_rank(1, M)

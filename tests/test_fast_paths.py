@@ -245,7 +245,7 @@ def test_levenberg_marquardt_decreases_the_peaks_loss(coupling):
     x0 = objective.init_params(rng)
     result = gauss_newton(objective, x0, max_iter=15, inner="direct", coupling=coupling)
     losses = result.history.loss
-    assert result.success and losses[-1] < 0.3 * losses[0]
+    assert result.status in (0, 1) and losses[-1] < 0.3 * losses[0]
     assert all(b < a for a, b in zip(losses, losses[1:]))
     assert all(t >= 1 for t in result.history.inner_iter[1:]) and np.all(np.diff(result.history.work) > 0)
     assert np.isclose(result.loss, objective.value(result.x))
@@ -260,7 +260,7 @@ def test_varpro_direct_decreases_the_peaks_loss(projected):
     result = varpro(objective, x0, max_iter=20, inner="direct", projected=projected)
     # Exact Gauss-Newton steps need not end in the same local minimum as truncated CG: only
     # ask for a clear, monotone decrease here.
-    assert result.success and result.loss < 0.6 * result.history.loss[0]
+    assert result.status in (0, 1) and result.loss < 0.6 * result.history.loss[0]
     assert all(b < a for a, b in zip(result.history.loss, result.history.loss[1:]))
     assert np.isclose(result.loss, objective.value(result.x))
 

@@ -61,3 +61,90 @@ def test_cells_inside_gated_solutions_are_tagged(path):
             inside = False
     assert not inside, f"{path.name}: a solution-start without solution-end"
     assert not untagged, f"{path.name}: cells of a gated solution without the 'solution' tag: {untagged}"
+
+
+# --- numbers quoted in the prose must be printed by the chapter ---------------------------------
+# A number in a markdown cell that looks measured (a decimal, a percentage, a number in scientific
+# notation or with thousands separators) must appear, rounded as the prose rounds it, in an output
+# of the same notebook, or in its code (a parameter the text repeats).  Numbers that are neither
+# are listed here with the reason: facts from the literature, or derived by hand in the prose.
+NUMBER = re.compile(
+    r"(?<![\w.{])(\d{1,3}(?:,\d{3})+|\d+\.\d+|\d+)(?:\s*\\cdot\s*10\^\{?([-−]?\d+)\}?|\s*(?:\\%|%))?(?![\w.])"
+)
+NOT_PRINTED = {
+    # chapter: {number as written: why it is not printed by the chapter}
+    "01_nonlinear_models.ipynb": {r"2\cdot 10^{-16}": "the unit roundoff of double precision, a constant"},
+    "07_optimization.ipynb": {
+        "0.073": "2/27.4, computed in the sentence from the printed eigenvalue",
+        "1.0016": "(800/500)^(1/300), computed in the sentence",
+        "3.3": "2(1 + beta), the stability bound derived in the sentence",
+        "1.44": "(2 + 2 beta)/(1 + 2 beta), the stability bound derived in the sentence",
+    },
+}
+
+
+def _numbers(text):
+    """(as written, value, significant digits, is measured-looking) for each number in ``text``."""
+    for match in NUMBER.finditer(text):
+        mantissa, exponent = match.group(1), match.group(2)
+        written = match.group(0)
+        percent = written.rstrip().endswith("%")
+        plain = mantissa.replace(",", "")
+        looks_measured = "." in plain or "," in mantissa or exponent is not None or percent
+        value = float(plain) * (10.0 ** int(exponent.replace("−", "-")) if exponent else 1.0)
+        digits = len(plain.replace(".", "").lstrip("0")) or 1
+        yield written.strip(), value, digits, looks_measured
+
+
+def _prose(cell):
+    text = source(cell)
+    text = re.sub(r"\{(cite|ref|numref|py:\w+|doc|eq)\}`[^`]*`", " ", text)  # roles: keys, labels
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # link targets
+    text = re.sub(r":label: .*", " ", text)
+    return text
+
+
+def _printed_values(path):
+    values = []
+    for cell in cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        texts = [source(cell)]
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append("".join(output.get("text", "")))
+            for key in ("text/plain", "text/html", "text/markdown"):
+                texts.append("".join(output.get("data", {}).get(key, "")))
+        for text in texts:
+            for match in re.finditer(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d*\.?\d+)(?:[eE][-+]?\d+)?", text):
+                try:
+                    values.append(float(match.group(0).replace(",", "")))
+                except ValueError:
+                    pass
+    return values
+
+
+def _same_at(value, printed, digits):
+    value, printed = abs(value), abs(printed)  # the prose writes "slope $-0.52$" with a TeX minus
+    if value == 0:
+        return printed == 0
+    return float(f"{printed:.{digits}g}") == float(f"{value:.{digits}g}") or float(
+        f"{printed * 100:.{digits}g}") == float(f"{value:.{digits}g}")  # 0.88 printed, 88 % written
+
+
+@pytest.mark.parametrize("path", [*CHAPTERS, *sorted(CHAPTERS[0].parent.parent.glob("benchmarks/*.ipynb"))],
+                         ids=lambda p: p.name)
+def test_numbers_in_the_prose_are_printed(path):
+    printed = _printed_values(path)
+    allowed = NOT_PRINTED.get(path.name, {})
+    missing = []
+    for cell in cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        for written, value, digits, looks_measured in _numbers(_prose(cell)):
+            if not looks_measured or written in allowed:
+                continue
+            if not any(_same_at(value, p, digits) for p in printed):
+                missing.append(written)
+    assert not missing, (f"{path.name}: numbers in the prose that no output or code of the chapter prints "
+                         f"(print them, or list them in NOT_PRINTED with the reason): {sorted(set(missing))}")

@@ -7,9 +7,12 @@ kernel under the native arithmetic and under each arithmetic variant this CPU ca
 emulate (tools/arithmetic.py), without touching the files.  Then, cell by cell, it
 compares what strict nbval compares (text outputs after nbval_sanitize.cfg; images
 and cells tagged nbval-ignore-output are not compared) between the stored outputs and
-every run, and prints each cell whose text differs, with the differing lines side by
-side.  Exit status 1 if any cell differs: such an output must be made portable (a
-verdict against a bound, or the digits that are stable), not re-executed and committed.
+every run.  It prints each cell whose text differs between the arithmetics (NOT
+PORTABLE), with the differing lines one under the other, and each cell whose text is
+the same everywhere but differs from the stored output (stale: re-execute the
+notebook).  Exit status 1 if any cell is either: an output that is not portable must
+be made portable (a verdict against a bound, or the digits that are stable), not
+re-executed and committed.
 """
 
 import argparse
@@ -142,18 +145,31 @@ def check(paths, variants, jobs):
                     differing += 1
                     continue
                 results[name] = code_cells(target)
+            if "native" not in results:
+                continue
             count = min(len(cells) for cells in results.values())
-            bad = 0
+            fragile = stale = 0
             for k in range(count):
                 texts = {name: comparable(cells[k], sanitize) for name, cells in results.items()}
-                if texts["stored"] is None or len({json.dumps(t) for t in texts.values()}) == 1:
+                if texts["native"] is None:
                     continue
-                bad += 1
-                print(f"\n{path} Cell {k}: the text differs between " + ", ".join(texts))
-                print("\n".join(side_by_side(texts)))
-            differing += bad
-            verdict = "portable" if bad == 0 else f"{bad} cell(s) differ"
-            print(f"{path}: {verdict} (stored, {', '.join(name for name, _ in runs)})", flush=True)
+                runs_only = {name: text for name, text in texts.items() if name != "stored"}
+                if len({json.dumps(t) for t in runs_only.values()}) > 1:
+                    fragile += 1
+                    print(f"\n{path} Cell {k}: NOT PORTABLE, the text differs between " + ", ".join(runs_only))
+                    print("\n".join(side_by_side(runs_only)))
+                elif texts["stored"] != texts["native"]:
+                    stale += 1
+                    print(f"\n{path} Cell {k}: the same under every arithmetic, but not the stored output "
+                          "(re-execute: python3 tasks.py notebooks NOTEBOOK)")
+                    print("\n".join(side_by_side({"stored": texts["stored"], "fresh": texts["native"]})))
+            if len({len(cells) for cells in results.values()}) > 1:
+                print(f"{path}: the number of code cells differs between the stored notebook and the runs")
+                stale += 1
+            differing += fragile + stale
+            verdict = "portable" if fragile == 0 else f"{fragile} cell(s) NOT PORTABLE"
+            verdict += "" if stale == 0 else f"; {stale} stored output(s) stale"
+            print(f"{path}: {verdict} ({', '.join(name for name, _ in runs)})", flush=True)
     return differing
 
 
@@ -173,8 +189,8 @@ def main():
         settings = " ".join(f"{k}={v}" for k, v in env.items())
         print(f"variant {name}: {description} [{settings}]" + (f" -- SKIPPED: {reason}" if reason else ""))
     differing = check([Path(p) for p in paths], variants, max(1, args.jobs))
-    print(f"\n{differing} cell(s) with outputs that depend on the arithmetic" if differing
-          else "\nevery compared output is the same under every arithmetic")
+    print(f"\n{differing} cell(s) to fix (see above)" if differing
+          else "\nevery compared output is the same under every arithmetic, and equal to the stored one")
     return 1 if differing else 0
 
 

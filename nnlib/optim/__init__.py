@@ -7,6 +7,7 @@
 :func:`sgd`                mini-batch SGD, optional momentum / Nesterov
 :func:`adam`               Adam
 :func:`gauss_newton`       matrix-free Gauss-Newton-CG (full or block-diagonal)
+:func:`levenberg_marquardt` dense Gauss-Newton matrix, factorized, with damping
 :func:`varpro`             variable projection: W eliminated, GN or SD in theta
 ========================== ====================================================
 
@@ -18,8 +19,9 @@ gradient norm, step, wall time and work units per iterate.
 from .adam import adam
 from .cg import CGResult, conjugate_gradient
 from .gauss_newton import gauss_newton
+from .levenberg_marquardt import levenberg_marquardt
 from .linesearch import LineSearchResult, armijo
-from .result import History, OptimizeResult
+from .result import History, OptimizeResult, Status
 from .sgd import sgd
 from .steepest import steepest_descent
 from .varpro import ReducedObjective, varpro
@@ -34,8 +36,10 @@ __all__ = [
     "sgd",
     "adam",
     "gauss_newton",
+    "levenberg_marquardt",
     "varpro",
     "ReducedObjective",
     "OptimizeResult",
+    "Status",
     "History",
 ]

@@ -21,6 +21,7 @@ def adam(
     eps=1e-8,
     rng=None,
     target_loss=None,
+    divergence_factor=1e4,
     callback=None,
 ):
     """Minimize ``objective`` by Adam (Kingma and Ba, 2015).
@@ -45,6 +46,9 @@ def adam(
         Required when ``batch_size < n_examples``.
     target_loss : float, optional
         With full batches: stop once ``f(x_k) <= target_loss``.
+    divergence_factor : float or None, default 1e4
+        Stop as ``DIVERGED`` once a loss exceeds ``divergence_factor * max(f_0, 1)``;
+        ``None`` stops only on non-finite numbers (as for :func:`nnlib.optim.sgd`).
     callback : callable, optional
         As for :func:`nnlib.optim.sgd`.
 
@@ -81,4 +85,5 @@ def adam(
         v_hat = second_moment / (1 - beta2**t)
         return x - step_size(k) * m_hat / (np.sqrt(v_hat) + eps)
 
-    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, callback)
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor,
+                           callback)

@@ -4,33 +4,52 @@ A solver creates a :class:`Recorder` when it starts, calls
 :meth:`Recorder.record` once per iterate (and :meth:`Recorder.notify`, which
 shows the iterate to the user's ``callback``), and ends with
 :meth:`Recorder.finish`.  Wall time is measured with
-``time.perf_counter()`` from the moment the recorder was created, less the
-time spent in the callback; work units are read from the objective's
-``work_units`` counter, so a solver never counts its own work and cannot
-miscount it.
+``time.perf_counter()`` from the moment the recorder was created; work
+units are read from the objective's ``work_units`` counter, so a solver never
+counts its own work and cannot miscount it.
 """
 
 import time
 from dataclasses import asdict, dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
 __all__ = [
+    "Status",
     "STATUS_MESSAGES",
     "History",
     "OptimizeResult",
     "Recorder",
+    "check_callback",
     "diverged_detail",
+    "nan_gradient_detail",
 ]
 
-#: status codes shared by all solvers
+
+class Status(IntEnum):
+    """Why a solver stopped.  ``CONVERGED``, ``TARGET_REACHED`` and ``CALLBACK`` are successes.
+
+    The integer values are those of earlier versions (0 to 4), so ``status == 0``
+    still means converged.  ``CALLBACK`` (5): the user's callback asked to stop.
+    """
+
+    CONVERGED = 0
+    MAX_ITER = 1
+    TARGET_REACHED = 2
+    LINE_SEARCH_FAILED = 3
+    DIVERGED = 4
+    CALLBACK = 5
+
+
+#: what each status says, the start of every result's ``message``
 STATUS_MESSAGES = {
-    0: "converged: relative gradient norm below gtol",
-    1: "maximum number of iterations reached",
-    2: "target loss reached",
-    3: "line search failed to find sufficient decrease",
-    4: "diverged",
-    5: "stopped by the callback",
+    Status.CONVERGED: "converged: gradient norm below the tolerance",
+    Status.MAX_ITER: "maximum number of iterations reached (not converged)",
+    Status.TARGET_REACHED: "target loss reached",
+    Status.LINE_SEARCH_FAILED: "line search failed to find sufficient decrease",
+    Status.DIVERGED: "diverged",
+    Status.CALLBACK: "stopped by the callback",
 }
 
 
@@ -92,14 +111,17 @@ class OptimizeResult:
         Objective value at ``x``.
     n_iter : int
         Number of iterations (updates of ``x``) performed.
-    status : int
-        0 converged, 1 max_iter reached, 2 target loss reached,
-        3 line search failed, 4 diverged, 5 stopped by the callback
-        (see :data:`~nnlib.optim.result.STATUS_MESSAGES`).
+    status : Status
+        Why the run stopped (an ``IntEnum``): ``CONVERGED`` (0), ``MAX_ITER``
+        (1), ``TARGET_REACHED`` (2), ``LINE_SEARCH_FAILED`` (3), ``DIVERGED`` (4),
+        ``CALLBACK`` (5).
     message : str
         Human-readable reason for stopping.
     success : bool
-        ``True`` for status 0, 1, 2 and 5 (the run ended as asked).
+        ``True`` exactly when a stopping test was met: the gradient test
+        (``CONVERGED``), the target loss (``TARGET_REACHED``) or the user's
+        callback (``CALLBACK``).  As in scipy, running out of iterations is
+        not success.
     history : History
         Per-iterate loss, gradient norm, step, time and work units.
     """
@@ -124,8 +146,8 @@ class OptimizeResult:
 
     def __repr__(self):
         return (
-            f"OptimizeResult(loss={self.loss:.6g}, n_iter={self.n_iter}, success={self.success}, "
-            f"message={self.message!r}, work_units={self.work_units:.1f}, "
+            f"OptimizeResult(status={self.status.name}, success={self.success}, message={self.message!r}, "
+            f"loss={self.loss:.6g}, n_iter={self.n_iter}, work_units={self.work_units:.1f}, "
             f"wall_time={self.wall_time:.3g}s)"
         )
 
@@ -146,10 +168,10 @@ class Recorder:
         The counter is read, never written.
     callback : callable, optional
         ``callback(x)`` is shown every iterate by :meth:`notify`; a true
-        return value asks the solver to stop.  Its time is not counted in
-        ``history.time`` (e.g. measuring the test accuracy is not training).
-        Work it causes through the objective is counted: a callback should
-        evaluate other data, not the objective.
+        return value asks the solver to stop (``Status.CALLBACK``).  Its time
+        is not counted in ``history.time`` (e.g. measuring the test accuracy
+        is not training).  Work it causes through the objective is counted: a
+        callback should evaluate other data, not the objective.
     """
 
     def __init__(self, objective, callback=None):
@@ -181,22 +203,35 @@ class Recorder:
         h.inner_iter.append(int(inner_iter))
 
     def finish(self, x, loss, n_iter, status, detail=""):
-        """Build the :class:`OptimizeResult`; ``detail`` is appended to the message."""
+        """Build the :class:`OptimizeResult`; ``detail`` is appended to the message.
+
+        ``x`` is copied, so the result never shares memory with the solver's
+        state or an objective's cache.
+        """
+        status = Status(status)
         message = STATUS_MESSAGES[status] + (f": {detail}" if detail else "")
         return OptimizeResult(
-            x=x,
+            x=np.array(x, copy=True),
             loss=float(loss),
             n_iter=int(n_iter),
             status=status,
             message=message,
-            success=status in (0, 1, 2, 5),
+            success=status in (Status.CONVERGED, Status.TARGET_REACHED, Status.CALLBACK),
             history=self.history,
         )
 
 
 def diverged_detail(iteration, loss):
-    """Message part for a run whose loss stopped being finite."""
+    """Message part for a run whose loss stopped being finite or grew without bound."""
     return (
         f"the loss became {loss} at iteration {iteration}; "
         "reduce the step size or learning rate"
+    )
+
+
+def nan_gradient_detail(iteration, loss):
+    """Message part for a run whose gradient stopped being finite while the loss is finite."""
+    return (
+        f"the gradient became NaN or infinite at iteration {iteration} (the loss is still finite, {loss:.6g}); "
+        "check the objective's gradient, or reduce the step size or learning rate"
     )

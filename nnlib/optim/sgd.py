@@ -6,12 +6,13 @@ from ._checks import (
     check_learning_rate,
     check_max_iter,
     check_objective,
+    check_positive,
     check_rng,
     check_start,
     check_target,
     check_unit_interval,
 )
-from .result import Recorder, diverged_detail
+from .result import Recorder, Status, diverged_detail, nan_gradient_detail
 
 __all__ = [
     "check_batch_size",
@@ -49,16 +50,24 @@ def minibatches(n_examples, batch_size, rng):
             yield order[start : start + batch_size]
 
 
-def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, callback=None):
+def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor=1e4,
+                    callback=None):
     """The loop shared by SGD and Adam: draw a batch, evaluate, check, update.
 
     ``update(k, x, g)`` returns the new ``x`` from the mini-batch gradient
     ``g`` at ``x``.
     Entry ``k < n_iter`` of the history holds the mini-batch loss at ``x_k``;
     the last entry holds the full training loss at the final ``x`` (one
-    forward pass, counted).  ``callback(x_k)`` sees every iterate, the last
-    one included; if it returns true before the update of ``x_k``, the run
-    stops there (status 5) with the full training loss at ``x_k``.
+    forward pass, counted).
+
+    A run stops as ``DIVERGED`` when a loss or gradient is not finite, or when a
+    loss exceeds ``divergence_factor * max(f_0, 1)`` with ``f_0`` the first
+    (mini-batch) loss: growth by orders of magnitude is divergence even while
+    the numbers are still finite (``divergence_factor=None``: no such test).
+
+    ``callback(x_k)`` sees every iterate, the last one included; if it returns
+    true before the update of ``x_k``, the run stops there (``Status.CALLBACK``)
+    with the full training loss at ``x_k``.
     """
     objective = check_objective(objective)
     x = check_start(x0, objective)
@@ -67,39 +76,66 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
     if batch_size < objective.n_examples:
         rng = check_rng(rng)
     target_loss = check_target(target_loss)
+    if divergence_factor is not None:
+        divergence_factor = check_positive(divergence_factor, "divergence_factor")
 
     rec = Recorder(objective, callback)
     batches = minibatches(objective.n_examples, batch_size, rng)
     last_step = 0.0
+    limit = None
+
+    def grown(k, f):
+        return (f"the loss grew from {rec.history.loss[0]:.3g} to {f:.3g} at iteration {k}, more than "
+                f"divergence_factor = {divergence_factor:g} times max(f_0, 1); reduce the step size or learning rate")
+
+    def stop(k, f, status, detail):
+        # A mini-batch loss describes the batch, not x: report the full loss at x instead (one
+        # counted pass), so that result.loss and the last history entry are f(result.x).
+        if not full:
+            f = objective.value(x)
+            rec.history.loss[-1], rec.history.grad_norm[-1] = float(f), float("nan")
+            rec.history.work[-1] = float(objective.work_units) - rec.start_work
+        return rec.finish(x, f, k, status, detail)
+
+    full = batch_size == objective.n_examples
     for k in range(max_iter):
         if rec.notify(x):
             f = objective.value(x)
             rec.record(f, np.nan, last_step)
-            return rec.finish(x, f, k, 5)
+            return rec.finish(x, f, k, Status.CALLBACK)
         batch = next(batches)
-        full = batch_size == objective.n_examples
         f, g = objective.value_and_gradient(x) if full else objective.value_and_gradient(x, batch)
-        if not np.isfinite(f) or not np.all(np.isfinite(g)):
+        if not np.isfinite(f):
             rec.record(f, np.nan, last_step)
-            return rec.finish(x, f, k, 4, diverged_detail(k, f))
-        with np.errstate(over="ignore"):
-            rec.record(f, float(np.linalg.norm(g)), last_step)
+            return stop(k, f, Status.DIVERGED, diverged_detail(k, f))
+        with np.errstate(over="ignore", invalid="ignore"):
+            gnorm = float(np.linalg.norm(g))
+        rec.record(f, gnorm, last_step)
+        if not np.isfinite(gnorm):
+            return stop(k, f, Status.DIVERGED, nan_gradient_detail(k, f))
+        if limit is None:
+            limit = np.inf if divergence_factor is None else divergence_factor * max(float(f), 1.0)
+        elif f > limit:
+            return stop(k, f, Status.DIVERGED, grown(k, f))
         if full and target_loss is not None and f <= target_loss:
-            return rec.finish(x, f, k, 2)
+            return rec.finish(x, f, k, Status.TARGET_REACHED)
         with np.errstate(over="ignore", invalid="ignore"):
             x_new = update(k, x, g)
         if not np.all(np.isfinite(x_new)):
-            return rec.finish(x, f, k, 4, diverged_detail(k + 1, "nan (the weights overflowed)"))
+            return stop(k, f, Status.DIVERGED, diverged_detail(k + 1, "nan (the weights overflowed)"))
         with np.errstate(over="ignore", invalid="ignore"):
             last_step = float(np.linalg.norm(x_new - x))
         x = x_new
     f = objective.value(x)
     rec.record(f, np.nan, last_step)
-    if not np.isfinite(f):
-        return rec.finish(x, f, max_iter, 4, diverged_detail(max_iter, f))
     rec.notify(x)  # the last iterate; the run ends here anyway
-    status = 2 if target_loss is not None and f <= target_loss else 1
-    return rec.finish(x, f, max_iter, status)
+    if not np.isfinite(f):
+        return rec.finish(x, f, max_iter, Status.DIVERGED, diverged_detail(max_iter, f))
+    if limit is not None and f > limit:
+        return rec.finish(x, f, max_iter, Status.DIVERGED, grown(max_iter, f))
+    if target_loss is not None and f <= target_loss:
+        return rec.finish(x, f, max_iter, Status.TARGET_REACHED)
+    return rec.finish(x, f, max_iter, Status.MAX_ITER)
 
 
 def sgd(
@@ -112,6 +148,7 @@ def sgd(
     nesterov=False,
     rng=None,
     target_loss=None,
+    divergence_factor=1e4,
     callback=None,
 ):
     """Minimize ``objective`` by (mini-batch) stochastic gradient descent.
@@ -138,10 +175,16 @@ def sgd(
     rng : numpy.random.Generator
         Shuffles the examples; required when ``batch_size < n_examples``.
     target_loss : float, optional
-        With full batches: stop once ``f(x_k) <= target_loss``.
+        With full batches: stop once ``f(x_k) <= target_loss`` (also checked on
+        the final full loss).
+    divergence_factor : float or None, default 1e4
+        Stop as ``DIVERGED`` once a loss exceeds ``divergence_factor * max(f_0, 1)``
+        (``f_0`` the first loss): a run whose loss grows by orders of magnitude
+        has diverged even while it is finite.  ``None``: stop only on
+        non-finite numbers (to watch a divergence happen).
     callback : callable, optional
-        ``callback(x_k)`` for every iterate; return ``True`` to stop (status
-        5).  Its time is left out of ``history.time``.
+        ``callback(x_k)`` for every iterate; return ``True`` to stop
+        (``Status.CALLBACK``).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -168,6 +211,8 @@ def sgd(
     """
     step_size = check_learning_rate(learning_rate)
     mu = check_unit_interval(momentum, "momentum")
+    if not isinstance(nesterov, (bool, np.bool_)):
+        raise TypeError(f"nesterov must be True or False; got {nesterov!r}")
     velocity = np.zeros(np.size(x0))
 
     def update(k, x, g):
@@ -180,4 +225,5 @@ def sgd(
             return x + mu * velocity - eta * g
         return x + velocity
 
-    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, callback)
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor,
+                           callback)

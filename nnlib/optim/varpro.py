@@ -155,7 +155,12 @@ class ReducedObjective:
         self.inner_work = 0.0
         self.inner_iterations = 0
         self._W_warm = np.zeros(objective.W_shape) if W0 is None else np.array(W0, dtype=float).reshape(objective.W_shape)
-        self._solved = None  # (theta, W, factorization)
+        self._solved = None  # (theta, W, factorization) of the last theta solved for
+        # The same for the last theta whose gradient was asked for: an outer solver asks only at its
+        # iterates, never at rejected trials, so this is the accepted iterate.  Its W warm-starts the
+        # next inner solves and is the W that full_x returns, so a run's x carries the W that
+        # produced its reported loss, whatever trials came after.
+        self._anchor = None
 
     def _charge(self, multiply_adds):
         """Add dense work over the examples to ``inner_work``: multiply-adds over ``n * n_theta``."""
@@ -168,8 +173,15 @@ class ReducedObjective:
 
     # ------------------------------------------------------------ inner solve
     def solve_W(self, theta):
-        """``W(theta) = argmin_W f(theta, W)``, cached for the last ``theta``."""
+        """``W(theta) = argmin_W f(theta, W)`` (read-only), cached for the last ``theta`` and the last iterate.
+
+        The cross-entropy solve is warm-started from the ``W`` of the last
+        iterate (the last ``theta`` passed to :meth:`value_and_gradient`).
+        """
         if self._solved is not None and np.array_equal(self._solved[0], theta):
+            return self._solved[1]
+        if self._anchor is not None and np.array_equal(self._anchor[0], theta):
+            self._solved = self._anchor
             return self._solved[1]
         theta = np.array(theta, dtype=float)
         Z = self.objective.features(theta)
@@ -177,7 +189,7 @@ class ReducedObjective:
             W, factor = self._solve_least_squares(Z)
         else:
             W, factor = self._solve_newton_cg(Z), None
-        self._W_warm = W
+        W.setflags(write=False)
         self._solved = (theta, W, factor)
         return W
 
@@ -208,7 +220,7 @@ class ReducedObjective:
 
     def _solve_newton_cg(self, Z):
         loss, C, alpha = self.objective.loss, self.objective.C, self.objective.reg_W
-        W = self._W_warm.copy()
+        W = (self._W_warm if self._anchor is None else self._anchor[1]).copy()
         tolerance = None
         product_with_Z = W.shape[0] * Z.shape[0] * Z.shape[1]  # multiply-adds of W Z or G Z^T
 
@@ -297,8 +309,14 @@ class ReducedObjective:
         return self.objective.value(self.full_x(theta))
 
     def value_and_gradient(self, theta):
-        """``phi(theta)`` and ``grad phi(theta) = grad_theta f(theta, W(theta))``."""
+        """``phi(theta)`` and ``grad phi(theta) = grad_theta f(theta, W(theta))``.
+
+        Outer solvers call it at their iterates only, so ``theta`` becomes the
+        anchor: the point whose ``W`` warm-starts later inner solves and is
+        returned by :meth:`full_x`.
+        """
         value, gradient = self.objective.value_and_gradient(self.full_x(theta))
+        self._anchor = self._solved
         return value, gradient[: self.n_params]
 
     def gauss_newton_operator(self, theta):
@@ -457,7 +475,7 @@ def varpro(
     callback : callable, optional
         ``callback(x_k)`` with the full ``x_k = (theta_k, W(theta_k))`` after
         every outer iterate (``W(theta_k)`` is the inner solution already
-        computed for ``theta_k``); return ``True`` to stop (status 5).
+        computed for ``theta_k``); return ``True`` to stop (``Status.CALLBACK``).
     **outer_options
         Passed on to :func:`~nnlib.optim.gauss_newton` (``cg_rtol``,
         ``cg_max_iter``, ``gtol``, ``inner``...; ``damping`` defaults to
@@ -481,6 +499,12 @@ def varpro(
     """
     if outer not in ("gauss_newton", "steepest"):
         raise ValueError(f"outer must be 'gauss_newton' or 'steepest'; got {outer!r}")
+    for name in ("n_theta", "n_params", "W_shape"):
+        if not hasattr(objective, name):
+            raise TypeError(
+                "varpro needs an objective whose last layer is linear (a SingleLayerObjective); "
+                f"got {type(objective).__name__}, which has no {name!r}"
+            )
     x0 = np.asarray(x0, dtype=float)
     n_theta = objective.n_theta
     if x0.ndim != 1 or x0.size not in (n_theta, objective.n_params):
