@@ -19,10 +19,10 @@ eliminate ``W``.
 =========== ==================================================================
 
 The paper's models (Greydanus and Kobak, ICML 2024) are PyTorch modules; the
-CNN here has the same layer sizes, with centred stencils and zero boundary
-conditions instead of PyTorch's ``padding=1`` (the same output lengths, 20,
-10, 5, for the stencils 3; for the first stencil of size 5 PyTorch pads by 1
-and drops a point, nnlib pads by 2).
+CNN here has the same layers and weights, with centred stencils and zero
+boundary conditions instead of PyTorch's ``padding=1``: the first convolution
+(stencil 5) gives 20 points here and 19 in PyTorch, the next two give 10 and
+5 in both.
 """
 
 from dataclasses import dataclass
