@@ -140,14 +140,16 @@ class Mnist1DProblem:
         Softmax cross-entropy of the model on the training examples.
     x0 : ndarray
         Starting point ``(theta, W)`` drawn from ``rng``.
-    Y_eval, C_eval : ndarray
-        The data the accuracy is measured on: the test set, or the held-out
+    Y_eval : ndarray
+        The inputs the accuracy is measured on: the test set, or the held-out
         validation examples.
+    C_eval : ndarray
+        Their one-hot labels.
     evaluation : str
         ``"test"`` or ``"validation"``.
-    rng : numpy.random.Generator
-        The generator that drew ``x0``; stochastic solvers go on drawing
-        their mini-batches from it.
+    rng
+        The ``numpy.random.Generator`` that drew ``x0``; stochastic solvers
+        go on drawing their mini-batches from it.
     """
 
     objective: SingleLayerObjective
@@ -228,8 +230,10 @@ class AccuracyMonitor:
     calls : int
         Iterates shown so far.  The solvers of :mod:`nnlib.optim` show every
         iterate once, in order, so call ``i`` is history entry ``i``.
-    indices, accuracies : list
-        The iterates measured and their accuracies.
+    indices : list
+        The iterates measured (their call numbers).
+    accuracies : list
+        Their accuracies.
 
     Notes
     -----
@@ -274,7 +278,7 @@ class AccuracyMonitor:
         }
 
     def first_reaching(self, target):
-        """Position in :attr:`indices` of the first accuracy ``>= target``, or ``None``."""
+        """Position in ``indices`` of the first accuracy ``>= target``, or ``None``."""
         for k, value in enumerate(self.accuracies):
             if value >= target:
                 return k
