@@ -157,7 +157,7 @@ class Mnist1DProblem:
     Y_eval: np.ndarray
     C_eval: np.ndarray
     evaluation: str
-    rng: np.random.Generator
+    rng: object  # a numpy.random.Generator (annotated as object: the book is built offline, without numpy's docs)
 
 
 def mnist1d_problem(model, seed=0, shuffle=False, validation=0, split_seed=0, reg_theta=0.0, reg_W=0.0, data=None):
