@@ -27,10 +27,11 @@ each seed and its test accuracy is recorded against work units and time::
 
 ``gn`` and ``varpro`` solve their Gauss-Newton systems with ``--gn-inner``:
 ``auto`` (default) factorizes the dense Gauss-Newton matrix and uses
-Levenberg-Marquardt damping (``gauss_newton(..., inner="direct")``) for least
+Levenberg-Marquardt damping (:func:`~nnlib.optim.levenberg_marquardt`) for least
 squares with at most 1000 unknowns, and runs matrix-free CG with a line search
 otherwise; ``varpro`` uses the full (Golub-Pereyra) reduced Jacobian unless
-``--varpro-jacobian kaufman``.  Set ``OPENBLAS_NUM_THREADS=1`` (or the like)
+``--varpro-jacobian kaufman`` (or ``none``), and solves for ``W`` of the
+cross-entropy as ``--varpro-inner`` says.  Set ``OPENBLAS_NUM_THREADS=1`` (or the like)
 to time all solvers on one core alike.
 
 The JSON object of ``peaks`` has the keys ``problem``, ``solver``, ``settings``,
@@ -62,7 +63,7 @@ import numpy as np
 from .data import mnist1d, peaks
 from .layers import Dense
 from .losses import LeastSquares, SoftmaxCrossEntropy
-from .models import MODELS, AccuracyMonitor, accuracy, mnist1d_problem
+from .models import MODELS, AccuracyMonitor, mnist1d_problem
 from .objective import SingleLayerObjective
 from .optim import adam, gauss_newton, sgd, steepest_descent, varpro
 
@@ -154,9 +155,12 @@ def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None, callb
             callback=callback,
         )
     if name == "varpro":
-        return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss,
-                      cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, inner=inner_solver(args, objective),
-                      projected=args.varpro_jacobian, callback=callback)
+        if inner_solver(args, objective) == "direct":
+            return varpro(objective, x0, outer="levenberg_marquardt", max_iter=max_iter, target_loss=target_loss,
+                          jacobian=args.varpro_jacobian, callback=callback)
+        return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss, cg_rtol=args.cg_rtol,
+                      cg_max_iter=args.cg_max_iter, jacobian=args.varpro_jacobian, inner=args.varpro_inner,
+                      callback=callback)
     if name == "varpro-steepest":
         return varpro(objective, x0, outer="steepest", max_iter=max_iter, target_loss=target_loss, callback=callback)
     if name == "steepest":
@@ -170,11 +174,53 @@ def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None, callb
                 rng=rng, target_loss=target_loss, callback=callback)
 
 
-def summarize(name, result, objective, validation, target_loss=None):
+class IterateLog:
+    """The objective, and a copy of every iterate at which a solver asks for value and gradient.
+
+    Descent methods ask once per iterate, SGD and Adam once per step, so entry ``k``
+    belongs to entry ``k`` of the solver's history (the last history entry of SGD
+    and Adam is the final ``x``).  Copying ``x`` costs no work units and next to no
+    time, so the run is timed as without the log; validation accuracies are
+    computed afterwards (:func:`first_accurate`).
+    """
+
+    def __init__(self, objective):
+        self._objective = objective
+        self.iterates = []
+
+    def __getattr__(self, name):
+        return getattr(self._objective, name)
+
+    def value_and_gradient(self, x, batch=None):
+        self.iterates.append(np.array(x, copy=True))
+        if batch is None:
+            return self._objective.value_and_gradient(x)
+        return self._objective.value_and_gradient(x, batch)
+
+
+def accuracy(objective, x, Y, C):
+    """Share of the columns of ``Y`` classified as their one-hot labels in ``C``."""
+    return float(np.mean(np.argmax(objective.predict(x, Y), axis=0) == np.argmax(C, axis=0)))
+
+
+def first_accurate(log, result, objective, validation, target_accuracy):
+    """Index of the first history entry whose iterate reaches ``target_accuracy``, or ``None``."""
+    Yval, Cval = validation
+    iterates = log.iterates[: len(result.history.loss) - 1] + [result.x]
+    for k, x in enumerate(iterates):
+        if np.all(np.isfinite(x)) and accuracy(objective, x, Yval, Cval) >= target_accuracy:
+            return k
+    return None
+
+
+def summarize(name, result, objective, validation, target_loss=None, log=None, target_accuracy=None):
     """The JSON-ready record of one run."""
     Yval, Cval = validation
     history = result.history
     reached = None if target_loss is None else history.first_reaching(target_loss)
+    accurate = None
+    if log is not None and target_accuracy is not None:
+        accurate = first_accurate(log, result, objective, validation, target_accuracy)
     finite = np.all(np.isfinite(result.x))
     val_accuracy = None
     if isinstance(objective.loss, SoftmaxCrossEntropy) and finite:
@@ -191,6 +237,10 @@ def summarize(name, result, objective, validation, target_loss=None):
         "wall_seconds": result.wall_time,
         "time_to_target": None if reached is None else history.time[reached],
         "work_to_target": None if reached is None else history.work[reached],
+        "time_to_accuracy": None if accurate is None else history.time[accurate],
+        "work_to_accuracy": None if accurate is None else history.work[accurate],
+        "inner_work": getattr(result, "inner_work", None),
+        "inner_iterations": getattr(result, "inner_iterations", None),
         "status": result.status.name,
         "success": result.success,
         "message": result.message,
@@ -227,24 +277,38 @@ def command_peaks(args):
 
 
 def command_compare(args):
-    """Run the ``compare`` command: a reference solver sets the target loss, then
-    every solver of ``--solvers`` runs from the same start and data and is timed
-    to that target (``speedup`` relative to the reference)."""
+    """Run the ``compare`` command: a reference solver sets the targets, then every solver
+    of ``--solvers`` runs from the same start and data and is timed to them (``speedup``
+    relative to the reference).
+
+    Targets: the reference's final training loss, and for the cross-entropy also its
+    final validation accuracy.  With least squares each solver stops at the loss
+    target; with the cross-entropy each runs ``--max-iter`` iterations and the first
+    iterates reaching each target are found afterwards.
+    """
     objective, x0, validation, rng = build_problem(args)
     reference = run_solver(args.reference_solver, objective, x0, rng, args, args.reference_iter)
     target = reference.loss
+    classification = isinstance(objective.loss, SoftmaxCrossEntropy)
+    target_accuracy = accuracy(objective, reference.x, *validation) if classification else None
     record = {
         "problem": problem_record(args, objective),
         "target_loss": target,
+        "target_accuracy": target_accuracy,
         "reference": summarize(args.reference_solver, reference, objective, validation, target),
         "solvers": [],
     }
     for name in args.solvers:
         objective, x0, validation, rng = build_problem(args)  # fresh counters, same data and start
-        result = run_solver(name, objective, x0, rng, args, args.max_iter, target)
-        entry = summarize(name, result, objective, validation, target)
-        reached = entry["time_to_target"]
-        entry["speedup"] = None if reached is None else reference.wall_time / max(reached, 1e-12)
+        log = IterateLog(objective)
+        budget = args.max_iter
+        if name in ("sgd", "adam"):
+            budget = args.reference_iter if args.first_order_iter is None else args.first_order_iter
+        result = run_solver(name, log, x0, rng, args, budget, None if classification else target)
+        entry = summarize(name, result, objective, validation, target, log, target_accuracy)
+        for key, time_key in (("speedup", "time_to_target"), ("speedup_accuracy", "time_to_accuracy")):
+            reached = entry[time_key]
+            entry[key] = None if reached is None else reference.wall_time / max(reached, 1e-12)
         record["solvers"].append(entry)
     return record
 
@@ -301,7 +365,7 @@ def mnist1d_run(solver, args, seed, lr=None, reg=None, validation=0, max_iter=No
     objective = problem.objective
     result = run_solver(solver, objective, problem.x0, problem.rng, run_args, max_iter, callback=monitor)
     finite = bool(np.all(np.isfinite(result.x)))
-    final = accuracy(objective.predict(result.x, problem.Y_eval), problem.C_eval) if finite else None
+    final = accuracy(objective, result.x, problem.Y_eval, problem.C_eval) if finite else None
     trace = monitor.trace(result.history)
     last = len(result.history) - 1
     if final is not None and (not trace["iteration"] or trace["iteration"][-1] != last):
@@ -321,7 +385,7 @@ def mnist1d_run(solver, args, seed, lr=None, reg=None, validation=0, max_iter=No
         "max_iter": max_iter,
         "accuracy": final,
         "best_accuracy": max(trace["accuracy"]) if trace["accuracy"] else None,
-        "train_accuracy": accuracy(objective.predict(result.x, objective.Y), objective.C) if finite else None,
+        "train_accuracy": accuracy(objective, result.x, objective.Y, objective.C) if finite else None,
         "train_loss": float(result.loss),
         "n_iter": result.n_iter,
         "work_units": result.work_units,
@@ -525,13 +589,20 @@ def print_text(record):
         to_target = entry["time_to_target"]
         extra = "" if to_target is None else f", target after {to_target:.3f} s / {entry['work_to_target']:.0f} work"
         speedup = "" if entry.get("speedup") is None else f", {entry['speedup']:.1f}x faster"
+        if entry.get("time_to_accuracy") is not None:
+            speedup += (f"; accuracy after {entry['time_to_accuracy']:.3f} s / {entry['work_to_accuracy']:.0f} work"
+                        f", {entry['speedup_accuracy']:.1f}x faster")
+        if entry.get("inner_work") is not None:
+            speedup += f"; inner work {entry['inner_work']:.0f} in {entry['inner_iterations']} Newton iterations"
         acc = "" if entry["val_accuracy"] is None else f", val acc {entry['val_accuracy']:.3f}"
         return (f"{entry['solver']:>16}: loss {entry['train_loss']:.6g}, val {entry['val_loss']:.6g}{acc}, "
                 f"{entry['n_iter']} it, {entry['work_units']:.0f} work, {entry['wall_seconds']:.3f} s{extra}{speedup}"
                 f" ({entry['message']})")
 
     if "reference" in record:
-        print(f"target loss {record['target_loss']:.6g} (from {record['reference']['solver']})")
+        accuracy_target = "" if record.get("target_accuracy") is None else (
+            f", validation accuracy {record['target_accuracy']:.3f}")
+        print(f"target loss {record['target_loss']:.6g}{accuracy_target} (from {record['reference']['solver']})")
         print(line(record["reference"]))
         for entry in record["solvers"]:
             print(line(entry))
@@ -611,8 +682,11 @@ def make_parser():
                              help="inner solve of gn/varpro: matrix-free CG with line search, or dense Cholesky "
                                   "with Levenberg-Marquardt damping; auto: direct for least squares with at most "
                                   "1000 unknowns")
-        solvers.add_argument("--varpro-jacobian", choices=["kaufman", "golub-pereyra"], default="golub-pereyra",
-                             help="reduced Jacobian of varpro (least squares): Kaufman's approximation or the full one")
+        solvers.add_argument("--varpro-jacobian", choices=["kaufman", "golub-pereyra", "none"], default="golub-pereyra",
+                             help="reduced Jacobian of varpro: Kaufman's approximation, the full one, or none")
+        solvers.add_argument("--varpro-inner", choices=["auto", "newton", "newton-cg"], default="auto",
+                             help="varpro's solve for W of the cross-entropy: Newton with the Hessian factored, or "
+                                  "Newton-CG; auto: Newton for at most nnlib.optim.NEWTON_MAX_UNKNOWNS entries of W")
         solvers.add_argument("--json", action="store_true", help="print one JSON object")
         return solvers
 
@@ -639,7 +713,9 @@ def make_parser():
     compare.add_argument("--reference-iter", type=_nonnegative_int, default=5000)
     compare.add_argument("--solvers", nargs="+", choices=SOLVERS, default=["varpro", "gn"])
     compare.add_argument("--max-iter", type=_nonnegative_int, default=1000,
-                         help="iteration budget of the compared solvers")
+                         help="iteration budget of the compared second-order solvers")
+    compare.add_argument("--first-order-iter", type=_nonnegative_int, default=None,
+                         help="iteration budget of compared sgd/adam (default: --reference-iter)")
 
     # MNIST-1D: the data set of nnlib.data.mnist1d, the models of nnlib.models
     digits = argparse.ArgumentParser(add_help=False, parents=[solver_options(reg=0.0, batch_size=100, momentum=0.9)])

@@ -15,22 +15,27 @@ layer gives ``Z = sigma(K Y + b)``).
 Work units
 ----------
 One work unit is one forward or one backward pass over the whole training
-set.  The objective counts them in its attribute ``work_units``
+set, through the whole model: the network ``Z(theta)`` and the linear last
+layer ``S = W Z``.  The objective counts them in its attribute ``work_units``
 (see :class:`SingleLayerObjective`):
 
-============================================ ========================================
-forward pass ``Z(theta)`` (value at new x)   1
-gradient (one ``J_theta^T w``)               1
+============================================ ==============================================
+forward pass ``Z(theta)``, ``S`` (new x)     1
+gradient (backward pass, ``theta`` and ``W``) 1
 Gauss-Newton product (``J v`` and ``J^T w``) 2
 mini-batch of ``b`` of ``n`` examples        ``b / n`` per pass
 explicit Jacobian of ``S`` in ``theta``      1 per target (per-example backward pass)
-dense products over the ``n`` examples       multiply-adds / ``(n * n_theta)``
-============================================ ========================================
+dense products over the ``n`` examples       multiply-adds / ``(n * (n_theta + n_W))``
+============================================ ==============================================
 
-The last row covers the dense linear algebra of :meth:`SingleLayerObjective.gauss_newton_matrix`
-(e.g. ``R R^T`` of the ``(n_theta, n)`` Jacobian rows ``R`` costs
-``n_theta**2 n`` multiply-adds, i.e. ``n_theta`` units): one pass through a
-dense layer costs about ``n * n_theta`` multiply-adds.
+The last row is the one formula for everything that is not a pass: its unit is
+the multiply-adds of one pass through the model, about ``n_theta`` per example
+for the network (exact for a dense layer) and ``n_W = n_targets * m`` for the
+last layer.  It covers the dense linear algebra of
+:meth:`SingleLayerObjective.gauss_newton_matrix` (e.g. ``R R^T`` of the
+``(n_theta, n)`` Jacobian rows ``R`` costs ``n_theta**2 n`` multiply-adds) and the
+inner solves of variable projection (a product ``W Z`` alone is the last layer's
+share of a pass, ``n_W / (n_theta + n_W)`` units).
 
 Values and Jacobians are cached for the most recent ``theta`` and ``x``, so a
 value, a gradient and a Gauss-Newton operator at the same point share one
@@ -489,9 +494,23 @@ class SingleLayerObjective:
         self.work_units += float(R.shape[0] * m)
         return out
 
-    def _dense_work(self, multiply_adds):
-        """Work units of dense linear algebra: multiply-adds over those of one pass, ``n * n_theta``."""
-        self.work_units += multiply_adds / (self.n_examples * max(self.n_theta, 1))
+    def dense_units(self, multiply_adds):
+        """Work units of dense linear algebra over the examples: multiply-adds over ``n * (n_theta + n_W)``.
+
+        The one formula of the course for work that is not a pass (see the
+        module docstring): a pass through the model costs about
+        ``n * (n_theta + n_W)`` multiply-adds, ``n_W`` the entries of ``W``.
+        Returns the units without counting them.
+        """
+        return multiply_adds / (self.n_examples * max(self.n_theta + self.W_shape[0] * self.W_shape[1], 1))
+
+    def count_passes(self, passes):
+        """Count ``passes`` forward or backward passes (or fractions of one, for mini-batches)."""
+        self.work_units += float(passes)
+
+    def count_dense(self, multiply_adds):
+        """Count dense linear algebra over the examples (:meth:`dense_units`)."""
+        self.work_units += self.dense_units(multiply_adds)
 
     def gauss_newton_matrix(self, x, coupling=True):
         """The Gauss-Newton matrix of :meth:`gauss_newton_operator` as a dense array (least squares).
@@ -544,7 +563,7 @@ class SingleLayerObjective:
             if coupling:
                 H[:p, w] = R @ Z.T
                 H[w, :p] = H[:p, w].T
-        self._dense_work(n * (n_targets * p * p + (n_targets * p * m if coupling else 0) + m * m))
+        self.count_dense(n * (n_targets * p * p + (n_targets * p * m if coupling else 0) + m * m))
         H /= n
         H[np.arange(p), np.arange(p)] += self.reg_theta
         H[np.arange(p, self.n_params), np.arange(p, self.n_params)] += self.reg_W

@@ -12,7 +12,8 @@ from nnlib import bench
 TINY = ["--n-train", "60", "--n-val", "30", "--width", "4", "--max-iter", "3", "--json"]
 KEYS = {
     "problem", "solver", "settings", "train_loss", "train_data_loss", "val_loss", "val_accuracy", "n_iter",
-    "work_units", "wall_seconds", "time_to_target", "work_to_target", "status", "success", "message", "history",
+    "work_units", "wall_seconds", "time_to_target", "work_to_target", "time_to_accuracy", "work_to_accuracy", "inner_work", "inner_iterations",
+    "status", "success", "message", "history",
 }
 
 
@@ -215,3 +216,30 @@ def test_mnist1d_text_report(capsys):
                        "--target-accuracy", "0.05"]) == 0
     out = capsys.readouterr().out
     assert "gn seed 0: accuracy" in out and "median" in out and "target reached by 1 of 1" in out
+
+
+def test_compare_on_classification_reports_work_and_time_to_adams_accuracy(capsys):
+    record = run(["compare", "--loss", "softmax", "--n-classes", "3", "--reference-iter", "40",
+                  "--solvers", "varpro", "gn", "sgd", "--first-order-iter", "7", *TINY], capsys)
+    assert 0 <= record["target_accuracy"] <= 1
+    varpro_entry, gn_entry, sgd_entry = record["solvers"]
+    assert varpro_entry["n_iter"] == 3 and sgd_entry["n_iter"] == 7  # second-order and first-order budgets
+    assert varpro_entry["inner_iterations"] >= 1 and 0 < varpro_entry["inner_work"] < varpro_entry["work_units"]
+    assert gn_entry["inner_work"] is None
+    for entry in record["solvers"]:
+        reached = entry["work_to_accuracy"]
+        assert reached is None or reached in entry["history"]["work"]
+        assert (entry["speedup_accuracy"] is None) == (entry["time_to_accuracy"] is None)
+
+
+def test_iterate_log_keeps_one_iterate_per_history_entry():
+    from nnlib.optim import gauss_newton
+
+    args = bench.make_parser().parse_args(["peaks", "--loss", "softmax", "--n-classes", "3", *TINY])
+    objective, x0, validation, _ = bench.build_problem(args)
+    log = bench.IterateLog(objective)
+    result = gauss_newton(log, x0, max_iter=4)
+    assert len(log.iterates) == len(result.history.loss)
+    assert np.array_equal(log.iterates[-1], result.x)
+    k = bench.first_accurate(log, result, objective, validation, 0.0)
+    assert k == 0  # every iterate has an accuracy of at least 0

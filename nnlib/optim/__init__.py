@@ -24,7 +24,7 @@ from .linesearch import LineSearchResult, armijo
 from .result import History, OptimizeResult, Status
 from .sgd import sgd
 from .steepest import steepest_descent
-from .varpro import ReducedObjective, varpro
+from .varpro import NEWTON_MAX_UNKNOWNS, ReducedObjective, varpro
 
 # In the order of the course (the API page lists them in this order).
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "levenberg_marquardt",
     "varpro",
     "ReducedObjective",
+    "NEWTON_MAX_UNKNOWNS",
     "OptimizeResult",
     "Status",
     "History",
