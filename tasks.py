@@ -56,7 +56,8 @@ HTML = ROOT / "_build" / "html"
 LITE = HTML / "lite"
 LITE_CACHE = ROOT / "_build" / ".lite-wheel"
 LITE_CHAPTERS = "chapters"  # the folder whose notebooks go into the site (and get the button)
-DIGITS = ROOT / "data" / "digits.npz"
+# The data files that ship inside the nnlib wheel (pyproject.toml package-data, nnlib/_data/).
+DATA_FILES = ("data/digits.npz", "data/mnist1d.npz", "data/LICENSE-mnist1d.txt", "data/README.md")
 # First cell of every notebook in the site: the in-browser Python has numpy, scipy and
 # matplotlib (Pyodide), but nnlib comes from the site itself (lite/pypi/, via piplite).
 LITE_SETUP_SOURCE = (
@@ -186,12 +187,13 @@ def lite_wheel():
     """nnlib as a wheel for the browser (cached by content).
 
     The same wheel ``pip install .`` (or ``pip install git+<repository>`` on Colab)
-    builds: the digits data ships inside it as ``nnlib/_data/digits.npz``, where
-    ``nnlib.data.digits()`` finds it when nnlib is not the editable install.
+    builds: the data files (DATA_FILES) ship inside it as ``nnlib/_data/``, where
+    ``nnlib.data.digits()`` and ``nnlib.data.mnist1d()`` find them when nnlib is not
+    the editable install.
     """
     sources = sorted(p for p in (ROOT / "nnlib").rglob("*.py"))
     digest = hashlib.sha256()
-    for path in [ROOT / "pyproject.toml", DIGITS, DIGITS.with_name("README.md"), *sources]:
+    for path in [ROOT / "pyproject.toml", *(ROOT / name for name in DATA_FILES), *sources]:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     stamp = LITE_CACHE / "sha256"
     cached = sorted(LITE_CACHE.glob("nnlib-*.whl"))
@@ -204,7 +206,7 @@ def lite_wheel():
         src = Path(tmp) / "src"
         shutil.copytree(ROOT / "nnlib", src / "nnlib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (src / "data").mkdir()
-        for name in ("pyproject.toml", "README.md", "data/digits.npz", "data/README.md"):
+        for name in ("pyproject.toml", "README.md", *DATA_FILES):
             shutil.copyfile(ROOT / name, src / name)
         wheel = (PYTHON, "-m", "pip", "wheel", src, "--no-deps", "--quiet", "--disable-pip-version-check", "-w", tmp)
         # Build isolation fetches setuptools from the index; offline, the venv's own may do.

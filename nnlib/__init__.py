@@ -3,7 +3,8 @@
 Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
 :mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.networks`, :mod:`nnlib.losses`,
 :mod:`nnlib.objective`, :mod:`nnlib.optim`, :mod:`nnlib.checks`,
-:mod:`nnlib.data`, :mod:`nnlib.interactive`, :mod:`nnlib.report`, :mod:`nnlib.threads`, :mod:`nnlib.bench`.
+:mod:`nnlib.data`, :mod:`nnlib.models`, :mod:`nnlib.interactive`, :mod:`nnlib.report`, :mod:`nnlib.threads`,
+:mod:`nnlib.bench`.
 Data matrices are ``(n_features, n_examples)``.
 """
 

@@ -348,95 +348,98 @@ class _Convolution:
         return full
 
     # --- direct method --------------------------------------------------------
-    # On the padded grid flattened to one axis (with the example axis last), output point q
-    # needs the input at q + offset(a) for each stencil offset a.  A strided view
-    # V[c, a', l] = P[c, offset(a') + l] (a' = k - a, the flipped stencil index) holds every
-    # shifted copy without copying; a block of its columns, reshaped, is the "im2col" matrix,
-    # so each block of outputs is ONE matrix product (c_out, c_in * taps) @ (c_in * taps, block).
+    # Output point q of the (strided) output grid needs the padded input at q * stride + a'
+    # for the flipped stencil offsets a' = 0..2k (a' = k - a, per axis).  A strided view
+    # V[c, a', q, e] = P[c, q * stride + a', e] (every spatial axis) holds all of them without
+    # copying; a block of it copied into the "im2col" matrix (c_in * taps, points * n) turns the
+    # multi-channel sum into ONE matrix product (c_out, c_in * taps) @ (c_in * taps, points * n),
+    # whose result is already laid out as the output grid (c_out, *out_shape, n).  Only the
+    # output points that are kept are computed (a stride s costs 1/s of stride 1 per axis).
+    # Inputs larger than DIRECT_BLOCK_BYTES are processed in blocks of the first output axis;
+    # a single-block im2col matrix is kept with the prepared input, so the Jacobian products
+    # of one forward pass reuse it instead of copying it again.
 
-    def _direct_geometry(self, n):
-        strides = []
-        acc = n
-        for S in reversed(self._padded):
-            strides.append(acc)
-            acc *= S
-        strides = tuple(strides[::-1])  # flat stride of each spatial axis of the padded grid
-        # last valid output point + 1, in flat padded coordinates
-        L = sum((s - 1) * st for s, st in zip(self.shape, strides)) + n
-        rows = self.shape[0] * strides[0]  # whole rows, including junk columns (2-D)
-        return L, rows, strides
+    def _direct_view(self, P):
+        """Read-only view ``V[c, a', q, e] = P[c, q * stride + a', e]`` of the padded input, no copy."""
+        d = self._ndim
+        spatial = P.strides[1 : 1 + d]
+        shape = (self.c_in,) + self.kernel_size + self.out_shape + (P.shape[-1],)
+        strides = (P.strides[0],) + spatial + tuple(st * s for st, s in zip(spatial, self.stride)) + (P.strides[-1],)
+        return as_strided(P, shape=shape, strides=strides, writeable=False)
 
-    def _direct_view(self, Pflat, n):
-        """Read-only view ``V[c, a'_1, (a'_2,) l] = Pflat[c, sum_d a'_d stride_d + l]``."""
-        L, _, strides = self._direct_geometry(n)
-        item = Pflat.itemsize
-        return as_strided(
-            Pflat,
-            shape=(self.c_in,) + self.kernel_size + (L,),
-            strides=(Pflat.strides[0],) + tuple(st * item for st in strides) + (item,),
-            writeable=False,
-        )
+    def _direct_blocks(self, n, itemsize):
+        """Ranges ``(q0, q1)`` of the first output axis, one per im2col block of at most DIRECT_BLOCK_BYTES."""
+        per_row = self.c_in * math.prod(self.kernel_size) * math.prod(self.out_shape[1:]) * n * itemsize
+        rows = max(1, min(self.out_shape[0], DIRECT_BLOCK_BYTES // per_row))
+        return [(q, min(q + rows, self.out_shape[0])) for q in range(0, self.out_shape[0], rows)]
+
+    def _block_width(self, n):
+        """Columns of the output grid per point of its first axis."""
+        return math.prod(self.out_shape[1:]) * n
+
+    def _direct_columns(self, prep):
+        """Yield ``((q0, q1), im2col block)``; a single block is kept in the prepared input."""
+        V, n, kept = prep
+        if kept:
+            yield (0, self.out_shape[0]), kept[0]
+            return
+        blocks = self._direct_blocks(n, V.itemsize)
+        for q0, q1 in blocks:
+            block = V[(slice(None),) * (1 + self._ndim) + (slice(q0, q1),)]
+            cols = block.reshape(self.c_in * math.prod(self.kernel_size), -1)  # a copy: im2col
+            if len(blocks) == 1:
+                kept.append(cols)
+            yield (q0, q1), cols
 
     def _flipped(self, stencils):
         """Stencils in the order of the view: ``(c_out, c_in * taps)`` with flipped offsets."""
         flip = (slice(None), slice(None)) + (slice(None, None, -1),) * self._ndim
         return stencils[flip].reshape(self.c_out, -1)
 
-    def _block_size(self, itemsize):
-        """Columns per im2col block: as few BLAS calls as the memory budget allows."""
-        per_column = self.c_in * math.prod(self.kernel_size) * itemsize
-        return max(1024, DIRECT_BLOCK_BYTES // per_column)
-
-    def _direct_crop(self, Zflat, n):
-        """``(c_out, rows)`` on the padded row layout -> ``(c_out, *shape, n)``."""
-        full = Zflat.reshape((Zflat.shape[0], self.shape[0]) + self._padded[1:] + (n,))
-        return full[(slice(None), slice(None)) + tuple(slice(0, s) for s in self.shape[1:])]
-
-    def _direct_embed(self, W, n):
-        """Adjoint of :meth:`_direct_crop`: ``(c_out, *shape, n)`` -> ``(c_out, rows)``."""
-        if self._ndim == 1:
-            return np.ascontiguousarray(W).reshape(W.shape[0], -1)
-        full = np.zeros((W.shape[0], self.shape[0]) + self._padded[1:] + (n,), dtype=W.dtype)
-        full[(slice(None), slice(None)) + tuple(slice(0, s) for s in self.shape[1:])] = W
-        return full.reshape(W.shape[0], -1)
-
-    def _direct_apply(self, stencils, V, n):
-        L, rows, _ = self._direct_geometry(n)
+    def _direct_apply(self, stencils, prep):
+        n = prep[1]
         theta = self._flipped(stencils)
-        Z = np.empty((self.c_out, rows), dtype=V.dtype)  # columns L: are junk, cropped below
-        B = self._block_size(V.itemsize)
-        for j in range(0, L, B):
-            cols = V[..., j : j + B].reshape(theta.shape[1], -1)  # im2col block (a copy)
+        A = np.empty((self.c_out, math.prod(self.out_shape) * n), dtype=prep[0].dtype)
+        width = self._block_width(n)
+        for (q0, q1), cols in self._direct_columns(prep):
+            out = A[:, q0 * width : q1 * width]
             if self._tiny:
-                np.einsum("ok,kl->ol", theta, cols, out=Z[:, j : j + cols.shape[1]])
+                np.einsum("ok,kl->ol", theta, cols, out=out)
             else:
-                np.matmul(theta, cols, out=Z[:, j : j + cols.shape[1]])
-        return self._direct_crop(Z, n)
+                np.matmul(theta, cols, out=out)
+        return A.reshape((self.c_out,) + self.out_shape + (n,))
 
-    def _direct_adjoint_stencil(self, V, Wfull, n):
-        L, _, _ = self._direct_geometry(n)
-        G = np.zeros((self.c_out, self.c_in * math.prod(self.kernel_size)), dtype=V.dtype)
-        B = self._block_size(V.itemsize)
-        for j in range(0, L, B):
-            cols = V[..., j : j + B].reshape(G.shape[1], -1)
-            Wb = Wfull[:, j : j + cols.shape[1]]
-            G += np.einsum("ol,kl->ok", Wb, cols) if self._tiny else (cols @ Wb.T).T
+    def _direct_adjoint_stencil(self, prep, W):
+        n = prep[1]
+        Wflat = np.ascontiguousarray(W).reshape(self.c_out, -1)
+        G = np.zeros((self.c_out, self.c_in * math.prod(self.kernel_size)), dtype=prep[0].dtype)
+        width = self._block_width(n)
+        for (q0, q1), cols in self._direct_columns(prep):
+            Wb = Wflat[:, q0 * width : q1 * width]
+            G += np.einsum("ol,kl->ok", Wb, cols) if self._tiny else Wb @ cols.T
         flip = (slice(None), slice(None)) + (slice(None, None, -1),) * self._ndim
         return G.reshape(self.stencil_shape)[flip]
 
-    def _direct_adjoint_input(self, stencils, Wfull, n):
-        L, _, strides = self._direct_geometry(n)
+    def _direct_adjoint_input(self, stencils, W):
+        n = W.shape[-1]
         thetaT = self._flipped(stencils).T  # (c_in * taps, c_out)
-        offsets = [sum(i * st for i, st in zip(idx, strides)) for idx in np.ndindex(*self.kernel_size)]
-        T = len(offsets)
-        Gflat = np.zeros((self.c_in, math.prod(self._padded) * n), dtype=Wfull.dtype)
-        B = self._block_size(Wfull.itemsize)
-        for j in range(0, L, B):
-            l = min(B, L - j)
-            cols = (thetaT @ Wfull[:, j : j + l]).reshape(self.c_in, T, l)  # adjoint of im2col ...
-            for t, off in enumerate(offsets):  # ... scattered back onto the shifted positions
-                Gflat[:, off + j : off + j + l] += cols[:, t]
-        return self._unpad(Gflat.reshape((self.c_in,) + self._padded + (n,)))
+        Wflat = np.ascontiguousarray(W).reshape(self.c_out, -1)
+        G = np.zeros((self.c_in,) + self._padded + (n,), dtype=W.dtype)
+        width = self._block_width(n)
+        for q0, q1 in self._direct_blocks(n, W.itemsize):
+            # adjoint of the im2col copy: every tap's rows are added back onto its shifted positions
+            cols = (thetaT @ Wflat[:, q0 * width : q1 * width]).reshape(
+                (self.c_in,) + self.kernel_size + (q1 - q0,) + self.out_shape[1:] + (n,)
+            )
+            counts = (q1 - q0,) + self.out_shape[1:]
+            firsts = (q0,) + (0,) * (self._ndim - 1)
+            for taps in np.ndindex(*self.kernel_size):
+                target = tuple(
+                    slice(a + q * s, a + q * s + (c - 1) * s + 1, s)
+                    for a, q, s, c in zip(taps, firsts, self.stride, counts)
+                )
+                G[(slice(None),) + target] += cols[(slice(None),) + taps]
+        return self._unpad(G)
 
     # --- FFT method -------------------------------------------------------------
     # The transforms run on the layout (n, c, *grid), where the transformed axes are the
@@ -495,33 +498,31 @@ class _Convolution:
     # --- the linear part K(theta) y, prepared per input ------------------------
 
     def _prepare(self, X):
-        """What the chosen method needs from the input (padded flat array or its FFT)."""
+        """What the chosen method needs from the input: ``(data, n, kept)``.
+
+        Direct: the strided view of the padded input, and a list that keeps its
+        im2col matrix once formed.  FFT: the input's transform (``kept`` unused).
+        """
         n = X.shape[-1]
         if self._method == "direct":
-            return self._direct_view(self._pad(X).reshape(self.c_in, -1), n), n
-        return self._to_freq(X), n
+            return self._direct_view(self._pad(X)), n, []
+        return self._to_freq(X), n, None
 
     def _linear(self, stencils, prep):
-        data, n = prep
+        """``K(theta) y`` on the output grid (stride applied): ``(c_out, *out_shape, n)``."""
         if self._method == "direct":
-            A = self._direct_apply(stencils, data, n)
-        else:
-            A = self._fft_apply(stencils, data)
-        return self._subsample(A)
+            return self._direct_apply(stencils, prep)
+        return self._subsample(self._fft_apply(stencils, prep[0]))
 
     def _linear_adjoint_stencil(self, prep, W):
-        data, n = prep
-        W = self._upsample(W)
         if self._method == "direct":
-            return self._direct_adjoint_stencil(data, self._direct_embed(W, n), n)
-        return self._fft_adjoint_stencil(data, W)
+            return self._direct_adjoint_stencil(prep, W)
+        return self._fft_adjoint_stencil(prep[0], self._upsample(W))
 
     def _linear_adjoint_input(self, stencils, W):
-        n = W.shape[-1]
-        W = self._upsample(W)
         if self._method == "direct":
-            return self._direct_adjoint_input(stencils, self._direct_embed(W, n), n)
-        return self._fft_adjoint_input(stencils, W)
+            return self._direct_adjoint_input(stencils, W)
+        return self._fft_adjoint_input(stencils, self._upsample(W))
 
     # --- the layer contract -------------------------------------------------------
 
@@ -535,8 +536,9 @@ class _Convolution:
         return stencils, b, self._grid(Y), dtype
 
     def _activate(self, A, b):
+        """``A + b`` per output channel, in place: ``A`` is always a fresh result of ``_linear``."""
         if self.bias:
-            A = A + b.reshape((-1,) + (1,) * (A.ndim - 1))
+            A += b.reshape((-1,) + (1,) * (A.ndim - 1)).astype(A.dtype, copy=False)
         return A
 
     def _derivative(self, stencils, b, prep):
@@ -569,7 +571,10 @@ class _Convolution:
         A = self._activate(self._linear(stencils, prep), b)
         Z = np.ascontiguousarray(self.activation.value(A), dtype=dtype).reshape(self.n_out, -1)
         D = None if self.activation.name == "identity" else self.activation.derivative(A)
-        return Z, self._params_operator(prep, D, X.shape[-1], dtype)
+        J = self._params_operator(prep, D, X.shape[-1], dtype)
+        # Sequential asks the parameter Jacobian for the input Jacobian, to spare a forward pass
+        J.input_jacobian = lambda: self._input_operator(stencils, D, X.shape[-1], dtype)
+        return Z, J
 
     def _out_grid(self, w, n):
         return np.reshape(w, (self.c_out,) + self.out_shape + (n,))
@@ -606,8 +611,11 @@ class _Convolution:
     def jacobian_input(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
         stencils, b, X, dtype = self._point(theta, Y)
-        n = X.shape[-1]
         D = self._derivative(stencils, b, self._prepare(X))
+        return self._input_operator(stencils, D, X.shape[-1], dtype)
+
+    def _input_operator(self, stencils, D, n, dtype):
+        """``J_Y``: ``V -> D * (K V)`` and ``W -> K^T (D * W)`` with ``D = sigma'(A)`` (None: identity)."""
 
         def matvec(v):
             V = self._grid(np.asarray(v, dtype=dtype).reshape(self.n_in, n))

@@ -16,6 +16,11 @@ __all__ = [
     "labels_from_one_hot",
     "DIGITS_SHA256",
     "digits",
+    "MNIST1D_SHA256",
+    "MNIST1D_LENGTH",
+    "mnist1d",
+    "mnist1d_permutation",
+    "mnist1d_templates",
 ]
 
 
@@ -105,14 +110,59 @@ def labels_from_one_hot(C):
 DIGITS_SHA256 = "b385e16fea2e2d18753311b89ed7c90e71a2322f001269fae340709ddf50716a"
 
 
-def _default_digits_path():
+def _default_data_path(filename):
+    """Where the packaged data file ``filename`` is: in an installed wheel or in the repository."""
     from pathlib import Path
 
     package = Path(__file__).resolve().parent
-    # An installed wheel carries the file as nnlib/_data/digits.npz; the editable
-    # install of the repository reads data/digits.npz next to nnlib/ itself.
-    installed = package / "_data" / "digits.npz"
-    return installed if installed.is_file() else package.parent / "data" / "digits.npz"
+    # An installed wheel carries the files as nnlib/_data/<name>; the editable install
+    # of the repository reads data/<name> next to nnlib/ itself.
+    installed = package / "_data" / filename
+    return installed if installed.is_file() else package.parent / "data" / filename
+
+
+def _read_verified(path, filename, expected_sha256, description):
+    """The raw bytes of a data file after its SHA-256 has been checked, or a clear error.
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or None
+        The file; ``None`` means the packaged copy of ``filename``.
+    filename : str
+        Name of the file in ``data/`` (and ``nnlib/_data/``).
+    expected_sha256 : str
+        The recorded checksum (hex).
+    description : str
+        What the file holds, for the error messages.
+
+    Returns
+    -------
+    bytes
+        The file's contents, checked before anything is parsed.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the SHA-256 differs; the message names both hashes.
+    """
+    import hashlib
+    from pathlib import Path
+
+    path = _default_data_path(filename) if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{description} data file not found at {path}; pass path= to the repository's data/{filename}"
+        )
+    raw = path.read_bytes()
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != expected_sha256:
+        raise ValueError(
+            f"{path} is corrupted or not the course's {description} file: "
+            f"expected SHA-256 {expected_sha256}, got {actual}"
+        )
+    return raw
 
 
 def digits(path=None):
@@ -151,22 +201,9 @@ def digits(path=None):
     ``labels`` (1797,) int64 and is read with ``allow_pickle=False``.
     To view example ``j`` as an image: ``Y[:, j].reshape(8, 8)``.
     """
-    import hashlib
     import io
-    from pathlib import Path
 
-    path = _default_digits_path() if path is None else Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"digits data file not found at {path}; pass path= to the repository's data/digits.npz"
-        )
-    raw = path.read_bytes()
-    actual = hashlib.sha256(raw).hexdigest()
-    if actual != DIGITS_SHA256:
-        raise ValueError(
-            f"{path} is corrupted or not the course's digits file: "
-            f"expected SHA-256 {DIGITS_SHA256}, got {actual}"
-        )
+    raw = _read_verified(path, "digits.npz", DIGITS_SHA256, "digits")
     with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
         images = np.asarray(npz["images"])
         labels = np.asarray(npz["labels"])
@@ -177,3 +214,126 @@ def digits(path=None):
         )
     Y = images.reshape(images.shape[0], 64).T / 16.0
     return Y, one_hot(labels.astype(np.int64), 10)
+
+
+#: SHA-256 of ``data/mnist1d.npz``; see ``data/README.md`` and ``data/make_mnist1d.py``.
+MNIST1D_SHA256 = "20b0f6781b8aaa432348e1ca8f7cf1994790336907be5c0d4aca81f8ac021ba1"
+#: Number of positions of an MNIST-1D sequence (the features of an example).
+MNIST1D_LENGTH = 40
+_MNIST1D_SHAPES = {
+    "x": (4000, 40), "y": (4000,), "x_test": (1000, 40), "y_test": (1000,), "t": (40,),
+    "templates_x": (10, 12), "templates_t": (12,),
+}
+
+
+def _mnist1d_arrays(path):
+    """All arrays of ``mnist1d.npz`` after the checksum and the shapes were checked."""
+    import io
+
+    raw = _read_verified(path, "mnist1d.npz", MNIST1D_SHA256, "MNIST-1D")
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        arrays = {name: np.asarray(npz[name]) for name in _MNIST1D_SHAPES if name in npz.files}
+    shapes = {name: arrays[name].shape if name in arrays else None for name in _MNIST1D_SHAPES}
+    if shapes != _MNIST1D_SHAPES:
+        raise ValueError(f"MNIST-1D file must hold the arrays {_MNIST1D_SHAPES}; got {shapes}")
+    return arrays
+
+
+def mnist1d_permutation(seed=0):
+    """The fixed permutation of the 40 positions used by ``mnist1d(shuffle=True, seed=seed)``.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of ``np.random.default_rng(seed)``, which draws the permutation.
+
+    Returns
+    -------
+    ndarray of int, shape (40,)
+        ``perm`` such that the shuffled example is ``y[perm]``: position ``i``
+        of the shuffled sequence holds position ``perm[i]`` of the original.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (of np.random.default_rng); got {seed!r}")
+    return np.random.default_rng(int(seed)).permutation(MNIST1D_LENGTH)
+
+
+def mnist1d(shuffle=False, seed=0, path=None):
+    """MNIST-1D (Greydanus and Kobak): 4000 training and 1000 test sequences of length 40, ten classes.
+
+    Parameters
+    ----------
+    shuffle : bool, default False
+        ``True`` permutes the 40 positions of every sequence by one fixed
+        permutation (the same for training and test data), which destroys the
+        spatial structure but keeps all information: the "shuffled" variant
+        of the paper.
+    seed : int, default 0
+        Seed of the permutation (:func:`mnist1d_permutation`); used only with
+        ``shuffle=True``.
+    path : str or pathlib.Path, optional
+        Location of ``mnist1d.npz``.  Default: the copy shipped with the
+        package (``nnlib/_data/mnist1d.npz`` of an installed wheel), or
+        ``data/mnist1d.npz`` of the repository for the editable install.
+
+    Returns
+    -------
+    Y : ndarray, shape (40, 4000)
+        Training sequences, one per column (float64; the data set is centred
+        and scaled to standard deviation 1 as a whole).
+    C : ndarray, shape (10, 4000)
+        One-hot labels of the training sequences.
+    Y_test : ndarray, shape (40, 1000)
+    C_test : ndarray, shape (10, 1000)
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If ``shuffle`` is not a bool or ``seed`` not a non-negative integer
+        (the message names what was expected and what arrived), if the file's
+        SHA-256 is not :data:`MNIST1D_SHA256` (checked on the raw bytes before
+        anything is parsed; the message names both hashes), or if its arrays
+        do not have the documented shapes.
+
+    Notes
+    -----
+    The file is the default data set of the ``mnist1d`` package, generated by
+    ``data/make_mnist1d.py`` (``make_dataset(get_dataset_args())``, seed 42);
+    it equals the authors' frozen copy to 2.2e-16.  Source, licence
+    (Apache-2.0) and citation are in ``data/README.md``.  Published test
+    accuracies (Greydanus and Kobak, ICML 2024): logistic regression 32%,
+    MLP 68%, CNN 94%, GRU 91%, human 96%; shuffled: 32%, 68%, 56%.
+    """
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise ValueError(f"shuffle must be True or False; got {shuffle!r} ({type(shuffle).__name__})")
+    permutation = mnist1d_permutation(seed) if shuffle else None
+    arrays = _mnist1d_arrays(path)
+    Y = np.ascontiguousarray(arrays["x"].T, dtype=np.float64)
+    Y_test = np.ascontiguousarray(arrays["x_test"].T, dtype=np.float64)
+    if permutation is not None:
+        Y, Y_test = Y[permutation], Y_test[permutation]
+    return Y, one_hot(arrays["y"].astype(np.int64), 10), Y_test, one_hot(arrays["y_test"].astype(np.int64), 10)
+
+
+def mnist1d_templates(path=None):
+    """The ten templates MNIST-1D's sequences are made from, and the positions of the data.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        As for :func:`mnist1d`.
+
+    Returns
+    -------
+    templates : ndarray, shape (10, 12)
+        Template ``d`` (row ``d``) is the clean 12-point signal of digit ``d``.
+    t_templates : ndarray, shape (12,)
+        Positions of the template points.
+    t : ndarray, shape (40,)
+        Positions of the 40 points of a data sequence, scaled like the data
+        (the data generator's ``t``), e.g. for plotting a sequence against them.
+    """
+    arrays = _mnist1d_arrays(path)
+    return arrays["templates_x"].copy(), arrays["templates_t"].copy(), arrays["t"].copy()

@@ -34,6 +34,7 @@ __all__ = [
     "Layer",
     "Dense",
     "DenseJacobian",
+    "AppendOnes",
 ]
 
 
@@ -340,3 +341,76 @@ class DenseJacobian(LinearOperator):
             np.multiply(W[t][:, None], D, out=E)
             np.multiply(E[:, None, :], Y[None, :, :], out=rows[t, : m * n_in].reshape(m, n_in, n))
         return rows
+
+
+class AppendOnes(Layer):
+    """A constant feature: ``Z = [Y; 1^T]``, no parameters.
+
+    Put last in a network whose features feed the linear last layer of
+    :class:`nnlib.objective.SingleLayerObjective`: ``W Z = W_1 Y + w_0 1^T``,
+    so the scores get a bias ``w_0`` (the last column of ``W``).  Alone, it
+    turns the objective into (multinomial) logistic regression with a bias.
+
+    Parameters
+    ----------
+    n_in : int
+        Number of input features; ``n_out = n_in + 1``.
+
+    Notes
+    -----
+    The layer is affine in ``Y`` with no parameters: ``n_params = 0``,
+    ``J_theta`` is the empty ``(Z.size, 0)`` operator, ``J_Y V = [V; 0]`` and
+    ``J_Y^T W`` drops the last row of ``W``.
+    """
+
+    n_params = 0
+
+    def __init__(self, n_in):
+        self.n_in = check_positive_int(n_in, "n_in")
+        self.n_out = self.n_in + 1
+
+    def __repr__(self):
+        return f"AppendOnes(n_in={self.n_in})"
+
+    @classmethod
+    def test_cases(cls):
+        return [(cls(3), 4), (cls(1), 1)]
+
+    def init_params(self, rng, dtype=np.float64):
+        """No parameters: an empty array (``rng`` is checked, not used)."""
+        check_rng(rng)
+        return np.empty(0, dtype=dtype)
+
+    def forward(self, theta, Y):
+        """``[Y; 1^T]``, shape ``(n_in + 1, n_examples)``."""
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        Z = np.ones((self.n_out, Y.shape[1]), dtype=dtype)
+        Z[: self.n_in] = Y
+        return Z
+
+    def jacobian_params(self, theta, Y):
+        """The empty ``(Z.size, 0)`` operator: the layer has no parameters."""
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        m = self.n_out * Y.shape[1]
+        return LinearOperator(
+            (m, 0), matvec=lambda v: np.zeros(m, dtype=dtype), rmatvec=lambda w: np.zeros(0, dtype=dtype),
+            dtype=dtype,
+        )
+
+    def jacobian_input(self, theta, Y):
+        """``V -> [V; 0]`` and ``W -> W[:n_in]`` as a LinearOperator."""
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        n = Y.shape[1]
+
+        def matvec(v):
+            out = np.zeros((self.n_out, n), dtype=dtype)
+            out[: self.n_in] = np.reshape(v, (self.n_in, n))
+            return out.ravel()
+
+        def rmatvec(w):
+            return np.ascontiguousarray(np.reshape(w, (self.n_out, n))[: self.n_in], dtype=dtype).ravel()
+
+        return LinearOperator((self.n_out * n, self.n_in * n), matvec=matvec, rmatvec=rmatvec, dtype=dtype)

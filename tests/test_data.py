@@ -1,9 +1,22 @@
 """Tests of :mod:`nnlib.data`."""
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from nnlib.data import labels_from_one_hot, one_hot, peaks, peaks_function, peaks_thresholds
+from nnlib.data import (
+    MNIST1D_SHA256,
+    labels_from_one_hot,
+    mnist1d,
+    mnist1d_permutation,
+    mnist1d_templates,
+    one_hot,
+    peaks,
+    peaks_function,
+    peaks_thresholds,
+)
 
 
 @pytest.mark.parametrize("n", [1, 50])
@@ -126,3 +139,98 @@ def test_one_hot_and_back():
 def test_one_hot_rejects_bad_labels(labels, needle):
     with pytest.raises(ValueError, match=needle):
         one_hot(labels, 3)
+
+
+# ---------------------------------------------------------------------------- MNIST-1D
+
+MNIST1D_FILE = Path(__file__).resolve().parents[1] / "data" / "mnist1d.npz"
+
+
+def test_mnist1d_file_checksum_is_recorded_in_code_and_readme():
+    assert hashlib.sha256(MNIST1D_FILE.read_bytes()).hexdigest() == MNIST1D_SHA256
+    assert MNIST1D_SHA256 in (MNIST1D_FILE.parent / "README.md").read_text()
+
+
+def test_mnist1d_file_has_no_pickled_objects():
+    with np.load(MNIST1D_FILE, allow_pickle=False) as npz:
+        assert sorted(npz.files) == sorted(["x", "y", "x_test", "y_test", "t", "templates_x", "templates_t"])
+        assert all(npz[name].dtype == np.float64 for name in ("x", "x_test", "t", "templates_x", "templates_t"))
+        assert npz["y"].dtype == np.int64 and npz["y_test"].dtype == np.int64
+
+
+def test_mnist1d_shapes_and_one_hot_labels():
+    Y, C, Y_test, C_test = mnist1d()
+    assert Y.shape == (40, 4000) and C.shape == (10, 4000)
+    assert Y_test.shape == (40, 1000) and C_test.shape == (10, 1000)
+    assert all(a.dtype == np.float64 for a in (Y, C, Y_test, C_test))
+    np.testing.assert_array_equal(C.sum(axis=0), 1.0)
+    np.testing.assert_array_equal(C_test.sum(axis=0), 1.0)
+    # the data set is centred and scaled as a whole (training and test together)
+    everything = np.hstack([Y, Y_test])
+    assert abs(everything.mean()) < 1e-12 and abs(everything.std() - 1) < 1e-12
+
+
+def test_mnist1d_classes_are_balanced():
+    _, C, _, C_test = mnist1d()
+    counts = np.bincount(labels_from_one_hot(C), minlength=10)
+    np.testing.assert_array_equal(counts, [398, 396, 411, 394, 394, 402, 401, 404, 402, 398])
+    test_counts = np.bincount(labels_from_one_hot(C_test), minlength=10)
+    np.testing.assert_array_equal(counts + test_counts, 500)  # 500 examples of each digit in all
+
+
+def test_mnist1d_shuffle_is_one_fixed_permutation_of_the_positions():
+    Y, C, Y_test, C_test = mnist1d()
+    Ys, Cs, Ys_test, Cs_test = mnist1d(shuffle=True, seed=3)
+    perm = mnist1d_permutation(3)
+    np.testing.assert_array_equal(np.sort(perm), np.arange(40))
+    np.testing.assert_array_equal(perm, np.random.default_rng(3).permutation(40))
+    np.testing.assert_array_equal(Ys, Y[perm])
+    np.testing.assert_array_equal(Ys_test, Y_test[perm])
+    np.testing.assert_array_equal(Cs, C)
+    np.testing.assert_array_equal(Cs_test, C_test)
+    assert not np.array_equal(mnist1d_permutation(0), perm)
+    np.testing.assert_array_equal(mnist1d(shuffle=True)[0], mnist1d(shuffle=True, seed=0)[0])
+    np.testing.assert_array_equal(mnist1d(shuffle=False, seed=5)[0], Y)  # the seed only matters with shuffle
+
+
+def test_mnist1d_templates():
+    templates, t_templates, t = mnist1d_templates()
+    assert templates.shape == (10, 12) and t_templates.shape == (12,) and t.shape == (40,)
+    np.testing.assert_allclose(templates[:, 0], 0.0, atol=1e-15)  # every template starts at 0
+
+
+def test_mnist1d_refuses_a_corrupted_copy(tmp_path):
+    bad = tmp_path / "mnist1d.npz"
+    raw = bytearray(MNIST1D_FILE.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one flipped bit in the middle of the data
+    bad.write_bytes(bytes(raw))
+    actual = hashlib.sha256(bytes(raw)).hexdigest()
+    with pytest.raises(ValueError) as error:
+        mnist1d(path=bad)
+    message = str(error.value)
+    assert MNIST1D_SHA256 in message and actual in message and "SHA-256" in message
+    with pytest.raises(ValueError, match="SHA-256"):
+        mnist1d_templates(path=bad)
+
+
+def test_mnist1d_reads_an_intact_copy_and_reports_a_missing_one(tmp_path):
+    copy = tmp_path / "elsewhere.npz"
+    copy.write_bytes(MNIST1D_FILE.read_bytes())
+    np.testing.assert_array_equal(mnist1d(path=str(copy))[0], mnist1d()[0])
+    with pytest.raises(FileNotFoundError, match="MNIST-1D.*nope.npz"):
+        mnist1d(path=tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        pytest.param({"shuffle": "yes"}, r"shuffle must be True or False; got 'yes' \(str\)", id="shuffle-str"),
+        pytest.param({"shuffle": 1}, r"shuffle must be True or False; got 1 \(int\)", id="shuffle-int"),
+        pytest.param({"shuffle": True, "seed": -1}, "seed must be a non-negative integer.*got -1", id="seed<0"),
+        pytest.param({"shuffle": True, "seed": 1.5}, "seed must be a non-negative integer.*got 1.5", id="seed-float"),
+        pytest.param({"shuffle": True, "seed": None}, "seed must be a non-negative integer.*got None", id="seed-None"),
+    ],
+)
+def test_mnist1d_rejects_bad_arguments(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        mnist1d(**kwargs)

@@ -3,7 +3,7 @@
 What the browser cannot check offline (Pyodide comes from the internet): that the
 site holds what the in-browser kernel needs.  The nnlib wheel in ``lite/pypi``,
 installed into a plain directory (as micropip installs it into Pyodide's
-site-packages), imports and loads the digits data with its checksum; every chapter
+site-packages), imports and loads the digits and MNIST-1D data with their checksums; every chapter
 is in the site, with the same cells as the book plus the setup cell first, and the
 site's kernel configuration finds the wheel.  Run after ``python3 tasks.py book``.
 """
@@ -38,19 +38,22 @@ def wheel(lite):
 
 
 def test_wheel_installs_and_loads_digits(wheel, tmp_path):
-    """Unpacked like site-packages, the wheel's nnlib finds nnlib/_data/digits.npz (checksum checked)."""
+    """Unpacked like site-packages, the wheel's nnlib finds nnlib/_data/digits.npz and mnist1d.npz (checksums checked)."""
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         record = next(n for n in names if n.endswith(".dist-info/RECORD"))
         recorded = {line.split(",")[0] for line in archive.read(record).decode().splitlines()}
         assert set(names) <= recorded, f"files missing from RECORD: {set(names) - recorded}"
         assert "nnlib/_data/digits.npz" in names and "nnlib/__init__.py" in names, names
+        assert "nnlib/_data/mnist1d.npz" in names and "nnlib/_data/LICENSE-mnist1d.txt" in names, names
         archive.extractall(tmp_path / "site-packages")
     code = (
         "import nnlib, nnlib.data, pathlib, sys\n"
         "assert pathlib.Path(nnlib.__file__).is_relative_to(sys.argv[1]), nnlib.__file__\n"
         "Y, C = nnlib.data.digits()\n"
         "assert Y.shape == (64, 1797) and C.shape == (10, 1797), (Y.shape, C.shape)\n"
+        "Y, C, Y_test, C_test = nnlib.data.mnist1d(shuffle=True)\n"
+        "assert Y.shape == (40, 4000) and C_test.shape == (10, 1000), (Y.shape, C_test.shape)\n"
         "print('ok')\n"
     )
     site = tmp_path / "site-packages"

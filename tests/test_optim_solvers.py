@@ -214,3 +214,50 @@ def test_a_schedule_that_leaves_the_positive_numbers_stops_with_the_step(peaks_p
     objective, x0 = peaks_problem
     with pytest.raises(ValueError, match=r"learning_rate\(3\) must be a positive finite number"):
         sgd(objective, x0, learning_rate=lambda k: 0.01 if k < 3 else bad, max_iter=10)
+
+
+# ------------------------------------------------------------------ callbacks
+
+def _solvers(rng):
+    from nnlib.optim import varpro
+
+    return {
+        "steepest": lambda obj, x0, cb: steepest_descent(obj, x0, max_iter=6, callback=cb),
+        "gn": lambda obj, x0, cb: gauss_newton(obj, x0, max_iter=6, callback=cb),
+        "gn-direct": lambda obj, x0, cb: gauss_newton(obj, x0, max_iter=6, inner="direct", callback=cb),
+        "varpro": lambda obj, x0, cb: varpro(obj, x0, max_iter=6, callback=cb),
+        "sgd": lambda obj, x0, cb: sgd(obj, x0, max_iter=6, batch_size=50, rng=rng, callback=cb),
+        "adam": lambda obj, x0, cb: adam(obj, x0, max_iter=6, batch_size=50, rng=rng, callback=cb),
+    }
+
+
+@pytest.mark.parametrize("name", ["steepest", "gn", "gn-direct", "varpro", "sgd", "adam"])
+def test_callback_sees_every_iterate_and_can_stop(name, peaks_problem):
+    objective, x0 = peaks_problem
+    run = _solvers(np.random.default_rng(1))[name]
+    seen = []
+    result = run(objective, x0, lambda x: seen.append(np.array(x)))
+    assert result.n_iter == 6 and len(seen) == 7  # x_0, ..., x_6
+    assert all(x.shape == (objective.n_params,) for x in seen)
+    np.testing.assert_array_equal(seen[-1], result.x)
+
+    calls = []
+    stopped = run(objective, x0, lambda x: calls.append(1) or len(calls) == 3)
+    assert stopped.status == 5 and stopped.success and "callback" in stopped.message
+    assert stopped.n_iter == 2 and len(stopped.history) == 3  # stopped at x_2
+    assert stopped.loss == pytest.approx(objective.value(stopped.x))
+
+
+def test_callback_time_is_not_counted(peaks_problem):
+    import time
+
+    objective, x0 = peaks_problem
+    result = gauss_newton(objective, x0, max_iter=3, callback=lambda x: time.sleep(0.05))
+    assert result.history.time[-1] < 0.05  # four calls slept 0.2 s
+
+
+@pytest.mark.parametrize("name", ["steepest", "gn", "varpro", "adam"])
+def test_callback_must_be_callable(name, peaks_problem):
+    objective, x0 = peaks_problem
+    with pytest.raises(ValueError, match="callback must be a function"):
+        _solvers(np.random.default_rng(1))[name](objective, x0, 3)

@@ -1,15 +1,15 @@
 """Solvers for training: one module per method, one result type for all.
 
-========================== ====================================================
-:func:`armijo`             backtracking line search (sufficient decrease)
-:func:`conjugate_gradient` CG for the inner Gauss-Newton / Newton systems
-:func:`steepest_descent`   gradient descent with Armijo line search
-:func:`sgd`                mini-batch SGD, optional momentum / Nesterov
-:func:`adam`               Adam
-:func:`gauss_newton`       matrix-free Gauss-Newton-CG (full or block-diagonal)
+=========================== ====================================================
+:func:`armijo`              backtracking line search (sufficient decrease)
+:func:`conjugate_gradient`  CG for the inner Gauss-Newton / Newton systems
+:func:`steepest_descent`    gradient descent with Armijo line search
+:func:`sgd`                 mini-batch SGD, optional momentum / Nesterov
+:func:`adam`                Adam
+:func:`gauss_newton`        matrix-free Gauss-Newton-CG (full or block-diagonal)
 :func:`levenberg_marquardt` dense Gauss-Newton matrix, factorized, with damping
-:func:`varpro`             variable projection: W eliminated, GN or SD in theta
-========================== ====================================================
+:func:`varpro`              variable projection: W eliminated, GN or SD in theta
+=========================== ====================================================
 
 Every solver takes an objective (see :mod:`nnlib.objective`) and a start
 ``x0`` and returns an :class:`OptimizeResult` whose ``history`` records loss,

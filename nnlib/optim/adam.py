@@ -24,6 +24,7 @@ def adam(
     rng=None,
     target_loss=None,
     divergence_factor=1e4,
+    callback=None,
 ):
     """Minimize ``objective`` by Adam (Kingma and Ba, 2015).
 
@@ -50,6 +51,8 @@ def adam(
     divergence_factor : float or None, default 1e4
         Stop as ``DIVERGED`` once a loss exceeds ``divergence_factor * max(f_0, 1)``;
         ``None`` stops only on non-finite numbers (as for :func:`nnlib.optim.sgd`).
+    callback : callable, optional
+        As for :func:`nnlib.optim.sgd`.
 
     Returns
     -------
@@ -84,4 +87,5 @@ def adam(
         v_hat = second_moment / (1 - beta2**t)
         return x - step_size(k) * m_hat / (np.sqrt(v_hat) + eps)
 
-    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor)
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor,
+                           callback)

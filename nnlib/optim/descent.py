@@ -27,7 +27,7 @@ class Step:
     inner_iter: int = 0
 
 
-def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step):
+def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback=None):
     """Iterate ``x_{k+1} = step(k, x_k, ...)`` with the stopping tests of every descent method.
 
     Parameters
@@ -49,6 +49,10 @@ def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step):
         ``step(k, x, f, g, gnorm)`` returns a :class:`Step` whose ``x`` has a
         loss of at most ``f`` (the method's line search or damping ensures it),
         or a string saying why no acceptable step was found.
+    callback : callable, optional
+        ``callback(x_k)`` after every iterate (``x_0`` included); a true
+        return value stops the run (``Status.CALLBACK``).  Its time is left
+        out of ``history.time``.
 
     Returns
     -------
@@ -63,7 +67,7 @@ def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step):
     last step.  A gradient that is not finite stops the run as ``DIVERGED``
     with a message that says so.
     """
-    rec = Recorder(objective)
+    rec = Recorder(objective, callback)
     f, g = objective.value_and_gradient(x)
     with np.errstate(over="ignore", invalid="ignore"):
         gnorm = float(np.linalg.norm(g))
@@ -72,6 +76,8 @@ def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step):
         return rec.finish(x, f, 0, Status.DIVERGED, diverged_detail(0, f))
     if not np.isfinite(gnorm):
         return rec.finish(x, f, 0, Status.DIVERGED, nan_gradient_detail(0, f))
+    if rec.notify(x):
+        return rec.finish(x, f, 0, Status.CALLBACK)
     threshold = max(gtol * gnorm, gtol_abs)
 
     def stopped(k):
@@ -99,4 +105,6 @@ def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step):
             return rec.finish(x, f, k, Status.DIVERGED, diverged_detail(k, f))
         if not np.isfinite(gnorm):
             return rec.finish(x, f, k, Status.DIVERGED, nan_gradient_detail(k, f))
+        if rec.notify(x):
+            return rec.finish(x, f, k, Status.CALLBACK)
     return stopped(max_iter) or rec.finish(x, f, max_iter, Status.MAX_ITER)

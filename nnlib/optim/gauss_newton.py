@@ -29,6 +29,7 @@ def gauss_newton(
     inner="cg",
     damping="levenberg",
     gtol_abs=1e-12,
+    callback=None,
 ):
     """Minimize ``objective`` by the (inexact) Gauss-Newton method.
 
@@ -70,6 +71,9 @@ def gauss_newton(
     gtol_abs : float, default 1e-12
         Absolute floor of the gradient test: a gradient norm at or below it
         counts as converged (round-off level, e.g. a start at a minimizer).
+    callback : callable, optional
+        ``callback(x_k)`` after every iterate; return ``True`` to stop
+        (``Status.CALLBACK``).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -95,7 +99,7 @@ def gauss_newton(
     if inner == "direct":
         return levenberg_marquardt(objective, x0, max_iter=max_iter, gtol=gtol, target_loss=target_loss,
                                    coupling=coupling, accept=c1, max_trials=max_trials, damping=damping,
-                                   gtol_abs=gtol_abs)
+                                   gtol_abs=gtol_abs, callback=callback)
     if damping not in ("levenberg", "marquardt"):
         raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}")
     objective = check_objective(objective, needs=("value", "value_and_gradient", "gauss_newton_operator"))
@@ -121,4 +125,4 @@ def gauss_newton(
             return f"iteration {k}, {search.n_trials} trials"
         return Step(x + search.step * p, search.step * float(np.linalg.norm(p)), solve.n_iter)
 
-    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step)
+    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)

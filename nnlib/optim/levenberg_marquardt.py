@@ -24,6 +24,7 @@ def levenberg_marquardt(
     max_trials=30,
     damping="levenberg",
     gtol_abs=1e-12,
+    callback=None,
 ):
     """Minimize ``objective`` by Gauss-Newton steps with Levenberg-Marquardt damping.
 
@@ -52,6 +53,9 @@ def levenberg_marquardt(
         ``diag(H)`` (Marquardt, invariant to rescaling the unknowns).
     gtol_abs : float, default 1e-12
         Absolute floor of the gradient test (round-off level).
+    callback : callable, optional
+        ``callback(x_k)`` after every iterate; return ``True`` to stop
+        (``Status.CALLBACK``).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -117,4 +121,4 @@ def levenberg_marquardt(
             lam, nu = max(lam, 1e-12) * nu, 2.0 * nu
         return f"iteration {k}, {max_trials} damped trials (lambda = {lam:.3g})"
 
-    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step)
+    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)

@@ -1,7 +1,8 @@
 """The one result type every solver returns, and the bookkeeping that fills it.
 
 A solver creates a :class:`Recorder` when it starts, calls
-:meth:`Recorder.record` once per iterate, and ends with
+:meth:`Recorder.record` once per iterate (and :meth:`Recorder.notify`, which
+shows the iterate to the user's ``callback``), and ends with
 :meth:`Recorder.finish`.  Wall time is measured with
 ``time.perf_counter()`` from the moment the recorder was created; work
 units are read from the objective's ``work_units`` counter, so a solver never
@@ -20,16 +21,17 @@ __all__ = [
     "History",
     "OptimizeResult",
     "Recorder",
+    "check_callback",
     "diverged_detail",
     "nan_gradient_detail",
 ]
 
 
 class Status(IntEnum):
-    """Why a solver stopped.  ``CONVERGED`` and ``TARGET_REACHED`` are successes.
+    """Why a solver stopped.  ``CONVERGED``, ``TARGET_REACHED`` and ``CALLBACK`` are successes.
 
     The integer values are those of earlier versions (0 to 4), so ``status == 0``
-    still means converged.
+    still means converged.  ``CALLBACK`` (5): the user's callback asked to stop.
     """
 
     CONVERGED = 0
@@ -37,6 +39,7 @@ class Status(IntEnum):
     TARGET_REACHED = 2
     LINE_SEARCH_FAILED = 3
     DIVERGED = 4
+    CALLBACK = 5
 
 
 #: what each status says, the start of every result's ``message``
@@ -46,6 +49,7 @@ STATUS_MESSAGES = {
     Status.TARGET_REACHED: "target loss reached",
     Status.LINE_SEARCH_FAILED: "line search failed to find sufficient decrease",
     Status.DIVERGED: "diverged",
+    Status.CALLBACK: "stopped by the callback",
 }
 
 
@@ -109,13 +113,15 @@ class OptimizeResult:
         Number of iterations (updates of ``x``) performed.
     status : Status
         Why the run stopped (an ``IntEnum``): ``CONVERGED`` (0), ``MAX_ITER``
-        (1), ``TARGET_REACHED`` (2), ``LINE_SEARCH_FAILED`` (3), ``DIVERGED`` (4).
+        (1), ``TARGET_REACHED`` (2), ``LINE_SEARCH_FAILED`` (3), ``DIVERGED`` (4),
+        ``CALLBACK`` (5).
     message : str
         Human-readable reason for stopping.
     success : bool
         ``True`` exactly when a stopping test was met: the gradient test
-        (``CONVERGED``) or the target loss (``TARGET_REACHED``).  As in
-        scipy, running out of iterations is not success.
+        (``CONVERGED``), the target loss (``TARGET_REACHED``) or the user's
+        callback (``CALLBACK``).  As in scipy, running out of iterations is
+        not success.
     history : History
         Per-iterate loss, gradient norm, step, time and work units.
     """
@@ -146,6 +152,13 @@ class OptimizeResult:
         )
 
 
+def check_callback(callback):
+    """``None`` or a callable ``callback(x)``; anything else is a ValueError."""
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be a function x -> bool (or None); got {type(callback).__name__}")
+    return callback
+
+
 class Recorder:
     """Timer, work counter and history of one solver run.
 
@@ -153,13 +166,31 @@ class Recorder:
     ----------
     objective : object with a ``work_units`` attribute
         The counter is read, never written.
+    callback : callable, optional
+        ``callback(x)`` is shown every iterate by :meth:`notify`; a true
+        return value asks the solver to stop (``Status.CALLBACK``).  Its time
+        is not counted in ``history.time`` (e.g. measuring the test accuracy
+        is not training).  Work it causes through the objective is counted: a
+        callback should evaluate other data, not the objective.
     """
 
-    def __init__(self, objective):
+    def __init__(self, objective, callback=None):
         self.objective = objective
+        self.callback = check_callback(callback)
         self.start_time = time.perf_counter()
+        self.callback_time = 0.0
         self.start_work = float(objective.work_units)
         self.history = History()
+
+    def notify(self, x):
+        """Show the current iterate ``x`` to the callback; ``True`` if it asks to stop."""
+        if self.callback is None:
+            return False
+        start = time.perf_counter()
+        try:
+            return bool(self.callback(x))
+        finally:
+            self.callback_time += time.perf_counter() - start
 
     def record(self, loss, grad_norm=np.nan, step=0.0, inner_iter=0):
         """Append one entry describing the current iterate."""
@@ -167,7 +198,7 @@ class Recorder:
         h.loss.append(float(loss))
         h.grad_norm.append(float(grad_norm))
         h.step.append(float(step))
-        h.time.append(time.perf_counter() - self.start_time)
+        h.time.append(time.perf_counter() - self.start_time - self.callback_time)
         h.work.append(float(self.objective.work_units) - self.start_work)
         h.inner_iter.append(int(inner_iter))
 
@@ -185,7 +216,7 @@ class Recorder:
             n_iter=int(n_iter),
             status=status,
             message=message,
-            success=status in (Status.CONVERGED, Status.TARGET_REACHED),
+            success=status in (Status.CONVERGED, Status.TARGET_REACHED, Status.CALLBACK),
             history=self.history,
         )
 

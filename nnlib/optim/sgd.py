@@ -51,7 +51,8 @@ def minibatches(n_examples, batch_size, rng):
             yield order[start : start + batch_size]
 
 
-def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor=1e4):
+def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor=1e4,
+                    callback=None):
     """The loop shared by SGD and Adam: draw a batch, evaluate, check, update.
 
     ``update(k, x, g)`` returns the new ``x`` from the mini-batch gradient
@@ -64,6 +65,10 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
     loss exceeds ``divergence_factor * max(f_0, 1)`` with ``f_0`` the first
     (mini-batch) loss: growth by orders of magnitude is divergence even while
     the numbers are still finite (``divergence_factor=None``: no such test).
+
+    ``callback(x_k)`` sees every iterate, the last one included; if it returns
+    true before the update of ``x_k``, the run stops there (``Status.CALLBACK``)
+    with the full training loss at ``x_k``.
     """
     objective = check_objective(objective)
     x = check_start(x0, objective)
@@ -75,7 +80,7 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
     if divergence_factor is not None:
         divergence_factor = check_positive(divergence_factor, "divergence_factor")
 
-    rec = Recorder(objective)
+    rec = Recorder(objective, callback)
     batches = minibatches(objective.n_examples, batch_size, rng)
     last_step = 0.0
     limit = None
@@ -95,6 +100,10 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
 
     full = batch_size == objective.n_examples
     for k in range(max_iter):
+        if rec.notify(x):
+            f = objective.value(x)
+            rec.record(f, np.nan, last_step)
+            return rec.finish(x, f, k, Status.CALLBACK)
         batch = next(batches)
         f, g = objective.value_and_gradient(x) if full else objective.value_and_gradient(x, batch)
         if not np.isfinite(f):
@@ -120,6 +129,7 @@ def run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, updat
         x = x_new
     f = objective.value(x)
     rec.record(f, np.nan, last_step)
+    rec.notify(x)  # the last iterate; the run ends here anyway
     if not np.isfinite(f):
         return rec.finish(x, f, max_iter, Status.DIVERGED, diverged_detail(max_iter, f))
     if limit is not None and f > limit:
@@ -141,6 +151,7 @@ def sgd(
     rng=None,
     target_loss=None,
     divergence_factor=1e4,
+    callback=None,
 ):
     """Minimize ``objective`` by (mini-batch) stochastic gradient descent.
 
@@ -173,6 +184,9 @@ def sgd(
         (``f_0`` the first loss): a run whose loss grows by orders of magnitude
         has diverged even while it is finite.  ``None``: stop only on
         non-finite numbers (to watch a divergence happen).
+    callback : callable, optional
+        ``callback(x_k)`` for every iterate; return ``True`` to stop
+        (``Status.CALLBACK``).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -213,4 +227,5 @@ def sgd(
             return x + mu * velocity - eta * g
         return x + velocity
 
-    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor)
+    return run_first_order(objective, x0, max_iter, batch_size, rng, target_loss, update, divergence_factor,
+                           callback)

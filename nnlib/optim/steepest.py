@@ -14,7 +14,8 @@ __all__ = [
 
 @with_threads_by_size
 def steepest_descent(
-    objective, x0, max_iter=100, step0=1.0, gtol=1e-6, target_loss=None, c1=1e-4, max_trials=30, gtol_abs=1e-12
+    objective, x0, max_iter=100, step0=1.0, gtol=1e-6, target_loss=None, c1=1e-4, max_trials=30, gtol_abs=1e-12,
+    callback=None,
 ):
     """Minimize ``objective`` by steepest descent, ``x <- x - a grad f(x)``.
 
@@ -42,6 +43,9 @@ def steepest_descent(
     gtol_abs : float, default 1e-12
         Absolute floor of the gradient test: a gradient norm at or below it
         counts as converged (round-off level, e.g. a start at a minimizer).
+    callback : callable, optional
+        ``callback(x_k)`` after every iterate; return ``True`` to stop
+        (``Status.CALLBACK``).  Its time is left out of ``history.time``.
 
     Returns
     -------
@@ -72,4 +76,4 @@ def steepest_descent(
         trial_step = 2.0 * search.step
         return Step(x - search.step * g, search.step * gnorm)
 
-    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step)
+    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)

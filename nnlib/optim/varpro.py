@@ -9,6 +9,7 @@ from ._checks import check_max_iter, check_nonnegative
 from .gauss_newton import gauss_newton
 from .inner import SoftmaxNewton, SoftmaxNewtonCG, solve_least_squares
 from .levenberg_marquardt import levenberg_marquardt
+from .result import check_callback
 from .steepest import steepest_descent
 from ..threads import with_threads_by_size
 
@@ -480,6 +481,7 @@ def varpro(
     inner_cg_rtol=1e-2,
     inner_cg_max_iter=50,
     inner_trial_iter=1,
+    callback=None,
     **outer_options,
 ):
     """Train ``(theta, W)`` by variable projection: ``W = W(theta)`` solved inside.
@@ -504,6 +506,10 @@ def varpro(
         The cross-entropy solve for ``W`` (see :class:`ReducedObjective`).
     inner_gtol, inner_rtol, inner_max_iter, inner_cg_rtol, inner_cg_max_iter, inner_trial_iter
         Accuracy and budget of the cross-entropy solve (see :class:`ReducedObjective`).
+    callback : callable, optional
+        ``callback(x_k)`` with the full ``x_k = (theta_k, W(theta_k))`` after
+        every outer iterate (``W(theta_k)`` is the inner solution already
+        computed for ``theta_k``); return ``True`` to stop (``Status.CALLBACK``).
     **outer_options
         Passed on to the outer solver (``gtol``, ``gtol_abs``, ``cg_rtol``,
         ``cg_max_iter``, ``step0``, ...; ``damping`` defaults to ``"marquardt"``
@@ -558,6 +564,9 @@ def varpro(
         solver = levenberg_marquardt
     else:
         solver = gauss_newton if outer == "gauss_newton" else steepest_descent
+    if callback is not None:
+        check_callback(callback)
+        outer_options["callback"] = lambda theta: callback(reduced.full_x(theta))
     result = solver(reduced, x0[:n_theta], max_iter=max_iter, target_loss=target_loss, **outer_options)
     result.x = reduced.full_x(result.x)
     result.inner_work = reduced.inner_work
