@@ -14,7 +14,7 @@ from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
 from .networks import Residual, Sequential
-from .objective import SingleLayerObjective
+from .objective import LinearHeadObjective, SingleLayerObjective
 from .optim import OptimizeResult
 
 __version__ = "0.1.0"
@@ -39,6 +39,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Sequential",
     "Residual",
+    "LinearHeadObjective",
     "SingleLayerObjective",
     "OptimizeResult",
     "adjoint_test",

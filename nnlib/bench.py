@@ -64,7 +64,7 @@ from .data import mnist1d, peaks
 from .layers import Dense
 from .losses import LeastSquares, SoftmaxCrossEntropy
 from .models import MODELS, AccuracyMonitor, mnist1d_problem
-from .objective import SingleLayerObjective
+from .objective import LinearHeadObjective
 from . import threads
 from .optim import adam, gauss_newton, sgd, steepest_descent, varpro
 from .threads import pass_size, thread_settings
@@ -132,7 +132,7 @@ def build_problem(args):
         )
     layer = Dense(Y.shape[0], args.width, args.activation)
     loss = LeastSquares() if args.loss == "mse" else SoftmaxCrossEntropy()
-    objective = SingleLayerObjective(layer, loss, Y, C, reg_theta=args.reg_theta, reg_W=args.reg_W)
+    objective = LinearHeadObjective(layer, loss, Y, C, reg_theta=args.reg_theta, reg_W=args.reg_W)
     x0 = objective.init_params(rng)
     return objective, x0, (Yval, Cval), rng
 

@@ -44,10 +44,10 @@ import numpy as np
 import scipy.fft as sfft
 import scipy.sparse as sp
 from numpy.lib.stride_tricks import as_strided
-from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
+from .jacobian import FunctionJacobian, empty_jacobian
 from .layers import Layer
 
 __all__ = [
@@ -228,8 +228,58 @@ def _fold_periodic(G, axis, s, k):
 # ---------------------------------------------------------------------------
 
 
+class _DirectEngine:
+    """The direct method of a convolution: im2col of the padded input and one matrix product.
+
+    ``prepare(X)`` returns ``(strided view of the padded input, n, kept)``, where
+    ``kept`` keeps the im2col matrix once formed, shared by the Jacobian products.
+    """
+
+    def __init__(self, conv):
+        self.conv = conv
+
+    def prepare(self, X):
+        conv = self.conv
+        return conv._direct_view(conv._pad(X)), X.shape[-1], []
+
+    def linear(self, stencils, prep):
+        return self.conv._direct_apply(stencils, prep)
+
+    def adjoint_stencil(self, prep, W):
+        return self.conv._direct_adjoint_stencil(prep, W)
+
+    def adjoint_input(self, stencils, W):
+        return self.conv._direct_adjoint_input(stencils, W)
+
+
+class _FFTEngine:
+    """The FFT method: channel mixing as products of the stencils' eigenvalues with the input's transform.
+
+    ``prepare(X)`` returns ``(the transform of the input, n, None)``; strides subsample
+    the full-grid result (and upsample in the adjoints).
+    """
+
+    def __init__(self, conv):
+        self.conv = conv
+
+    def prepare(self, X):
+        return self.conv._to_freq(X), X.shape[-1], None
+
+    def linear(self, stencils, prep):
+        return self.conv._subsample(self.conv._fft_apply(stencils, prep[0]))
+
+    def adjoint_stencil(self, prep, W):
+        return self.conv._fft_adjoint_stencil(prep[0], self.conv._upsample(W))
+
+    def adjoint_input(self, stencils, W):
+        return self.conv._fft_adjoint_input(stencils, self.conv._upsample(W))
+
+
 class _Convolution:
-    """Implementation shared by :class:`Conv1D` and :class:`Conv2D` (not a Layer itself)."""
+    """Implementation shared by :class:`Conv1D` and :class:`Conv2D` (not a Layer itself).
+
+    The method (direct or FFT) is an engine object chosen once at construction.
+    """
 
     _ndim = None
 
@@ -249,6 +299,7 @@ class _Convolution:
         if method == "auto":
             method = "direct" if math.prod(self.kernel_size) <= DIRECT_MAX_TAPS else "fft"
         self._method = method
+        self._engine = (_DirectEngine if method == "direct" else _FFTEngine)(self)  # chosen once
         # Products this small are memory-bound: NumPy's own loops (einsum) do them as fast as
         # BLAS and never wait for BLAS threads, which stall when the cores are busy.
         self._tiny = self.c_in * self.c_out * math.prod(self.kernel_size) <= TINY_PRODUCT
@@ -498,31 +549,18 @@ class _Convolution:
     # --- the linear part K(theta) y, prepared per input ------------------------
 
     def _prepare(self, X):
-        """What the chosen method needs from the input: ``(data, n, kept)``.
-
-        Direct: the strided view of the padded input, and a list that keeps its
-        im2col matrix once formed.  FFT: the input's transform (``kept`` unused).
-        """
-        n = X.shape[-1]
-        if self._method == "direct":
-            return self._direct_view(self._pad(X)), n, []
-        return self._to_freq(X), n, None
+        """What the chosen method needs from the input (see the engines below)."""
+        return self._engine.prepare(X)
 
     def _linear(self, stencils, prep):
         """``K(theta) y`` on the output grid (stride applied): ``(c_out, *out_shape, n)``."""
-        if self._method == "direct":
-            return self._direct_apply(stencils, prep)
-        return self._subsample(self._fft_apply(stencils, prep[0]))
+        return self._engine.linear(stencils, prep)
 
     def _linear_adjoint_stencil(self, prep, W):
-        if self._method == "direct":
-            return self._direct_adjoint_stencil(prep, W)
-        return self._fft_adjoint_stencil(prep[0], self._upsample(W))
+        return self._engine.adjoint_stencil(prep, W)
 
     def _linear_adjoint_input(self, stencils, W):
-        if self._method == "direct":
-            return self._direct_adjoint_input(stencils, W)
-        return self._fft_adjoint_input(stencils, self._upsample(W))
+        return self._engine.adjoint_input(stencils, W)
 
     # --- the layer contract -------------------------------------------------------
 
@@ -535,7 +573,7 @@ class _Convolution:
         stencils, b = self.unpack(theta)
         return stencils, b, self._grid(Y), dtype
 
-    def _activate(self, A, b):
+    def _add_bias(self, A, b):
         """``A + b`` per output channel, in place: ``A`` is always a fresh result of ``_linear``."""
         if self.bias:
             A += b.reshape((-1,) + (1,) * (A.ndim - 1)).astype(A.dtype, copy=False)
@@ -545,12 +583,12 @@ class _Convolution:
         """``sigma'(A)`` on the output grid, or None for the identity activation."""
         if self.activation.name == "identity":
             return None
-        return self.activation.derivative(self._activate(self._linear(stencils, prep), b))
+        return self.activation.derivative(self._add_bias(self._linear(stencils, prep), b))
 
     def forward(self, theta, Y):
         """Return ``Z = sigma(K(theta) Y + b)`` of shape ``(n_out, n_examples)``."""
         stencils, b, X, dtype = self._point(theta, Y)
-        A = self._activate(self._linear(stencils, self._prepare(X)), b)
+        A = self._add_bias(self._linear(stencils, self._prepare(X)), b)
         Z = self.activation.value(A)
         return np.ascontiguousarray(Z, dtype=dtype).reshape(self.n_out, -1)
 
@@ -564,35 +602,34 @@ class _Convolution:
         Returns
         -------
         Z : ndarray, shape (n_out, n_examples)
-        J : LinearOperator, shape (Z.size, n_params)
+        J : JacobianOperator, shape (Z.size, n_params)
         """
         stencils, b, X, dtype = self._point(theta, Y)
         prep = self._prepare(X)
-        A = self._activate(self._linear(stencils, prep), b)
+        A = self._add_bias(self._linear(stencils, prep), b)
         Z = np.ascontiguousarray(self.activation.value(A), dtype=dtype).reshape(self.n_out, -1)
         D = None if self.activation.name == "identity" else self.activation.derivative(A)
-        J = self._params_operator(prep, D, X.shape[-1], dtype)
-        # Sequential asks the parameter Jacobian for the input Jacobian, to spare a forward pass
-        J.input_jacobian = lambda: self._input_operator(stencils, D, X.shape[-1], dtype)
+        J = self._params_operator(prep, D, X.shape[-1], dtype,
+                                  input_jacobian=lambda: self._input_operator(stencils, D, X.shape[-1], dtype))
         return Z, J
 
     def _out_grid(self, w, n):
         return np.reshape(w, (self.c_out,) + self.out_shape + (n,))
 
     def jacobian_params(self, theta, Y):
-        """Jacobian of ``vec(Z)`` with respect to ``theta`` (stencils, bias) as a LinearOperator."""
+        """Jacobian of ``vec(Z)`` with respect to ``theta`` (stencils, bias) as a :class:`~nnlib.jacobian.JacobianOperator`."""
         stencils, b, X, dtype = self._point(theta, Y)
         prep = self._prepare(X)
         return self._params_operator(prep, self._derivative(stencils, b, prep), X.shape[-1], dtype)
 
-    def _params_operator(self, prep, D, n, dtype):
+    def _params_operator(self, prep, D, n, dtype, input_jacobian=None):
         ns = self.n_stencil
 
         def matvec(v):
             v = np.asarray(v, dtype=dtype).ravel()
             dA = self._linear(v[:ns].reshape(self.stencil_shape), prep)
             if self.bias:
-                dA = self._activate(dA, v[ns:])
+                dA = self._add_bias(dA, v[ns:])
             if D is not None:
                 dA = D * dA
             return np.ascontiguousarray(dA, dtype=dtype).ravel()
@@ -606,10 +643,11 @@ class _Convolution:
                 parts.append(W.reshape(self.c_out, -1).sum(axis=1))
             return np.concatenate(parts).astype(dtype, copy=False)
 
-        return LinearOperator((self.n_out * n, self.n_params), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+        return FunctionJacobian((self.n_out * n, self.n_params), matvec, rmatvec, dtype, (self.n_out, n),
+                                input_jacobian=input_jacobian)
 
     def jacobian_input(self, theta, Y):
-        """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
+        """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a :class:`~nnlib.jacobian.JacobianOperator`."""
         stencils, b, X, dtype = self._point(theta, Y)
         D = self._derivative(stencils, b, self._prepare(X))
         return self._input_operator(stencils, D, X.shape[-1], dtype)
@@ -631,7 +669,7 @@ class _Convolution:
             G = self._linear_adjoint_input(stencils, W)
             return np.ascontiguousarray(G, dtype=dtype).ravel()
 
-        return LinearOperator((self.n_out * n, self.n_in * n), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+        return FunctionJacobian((self.n_out * n, self.n_in * n), matvec, rmatvec, dtype, (self.n_out, n))
 
 
 _CONV_NOTES = """
@@ -677,7 +715,7 @@ _CONV_NOTES = """
 """
 
 
-class Conv1D(_Convolution, Layer):
+class Conv1D(_Convolution, Layer, register=True):
     __doc__ = (
     """Multi-channel 1-D convolution layer ``Z = sigma(K(theta) Y + b)``.
 
@@ -719,7 +757,7 @@ class Conv1D(_Convolution, Layer):
         ]
 
 
-class Conv2D(_Convolution, Layer):
+class Conv2D(_Convolution, Layer, register=True):
     __doc__ = (
     """Multi-channel 2-D convolution layer ``Z = sigma(K(theta) Y + b)``.
 
@@ -820,15 +858,10 @@ class _AvgPool:
     def jacobian_params(self, theta, Y):
         """The empty ``(Z.size, 0)`` operator: pooling has no parameters."""
         theta, Y = self.check_input(theta, Y)
-        dtype = result_dtype(theta, Y)
-        m = self.n_out * Y.shape[1]
-        return LinearOperator(
-            (m, 0), matvec=lambda v: np.zeros(m, dtype=dtype), rmatvec=lambda w: np.zeros(0, dtype=dtype),
-            dtype=dtype,
-        )
+        return empty_jacobian((self.n_out, Y.shape[1]), result_dtype(theta, Y))
 
     def jacobian_input(self, theta, Y):
-        """The pooling matrix itself (the layer is linear), as a LinearOperator."""
+        """The pooling matrix itself (the layer is linear), as a :class:`~nnlib.jacobian.JacobianOperator`."""
         theta, Y = self.check_input(theta, Y)
         dtype = result_dtype(theta, Y)
         n = Y.shape[1]
@@ -839,7 +872,7 @@ class _AvgPool:
         def rmatvec(w):
             return self._pool_T(np.asarray(w, dtype=dtype).reshape(self.n_out, n)).ravel()
 
-        return LinearOperator((self.n_out * n, self.n_in * n), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+        return FunctionJacobian((self.n_out * n, self.n_in * n), matvec, rmatvec, dtype, (self.n_out, n))
 
 
 _POOL_NOTES = """
@@ -856,7 +889,7 @@ _POOL_NOTES = """
 """
 
 
-class AvgPool1D(_AvgPool, Layer):
+class AvgPool1D(_AvgPool, Layer, register=True):
     __doc__ = (
     """Average pooling of 1-D multi-channel signals over windows of ``pool`` points.
 
@@ -877,7 +910,7 @@ class AvgPool1D(_AvgPool, Layer):
         return [(cls(1, 4), 3), (cls(2, 9, 3), 2)]
 
 
-class AvgPool2D(_AvgPool, Layer):
+class AvgPool2D(_AvgPool, Layer, register=True):
     __doc__ = (
     """Average pooling of images over non-overlapping ``pool`` windows.
 

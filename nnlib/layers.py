@@ -1,34 +1,38 @@
 """Layers: the one contract every building block of a network follows.
 
 A layer maps data ``Y`` of shape ``(n_in, n_examples)`` and a flat parameter
-vector ``theta`` to ``Z`` of shape ``(n_out, n_examples)``.  It offers
+vector ``theta`` to ``Z`` of shape ``(n_out, n_examples)``.  :class:`Layer` states
+the whole contract:
 
-============================= =================================================
-``n_params``                  length of ``theta``
-``init_params(rng)``          a ``theta`` drawn from the generator ``rng``
-``forward(theta, Y)``         ``Z``
-``jacobian_params(theta, Y)`` LinearOperator ``(Z.size, n_params)``: J v, J^T w
-``jacobian_input(theta, Y)``  LinearOperator ``(Z.size, Y.size)``: J v, J^T w
-============================= =================================================
+=================================== ===========================================================
+``n_in``, ``n_out``, ``n_params``   rows of ``Y``, rows of ``Z``, length of ``theta``
+``init_params(rng)``                a ``theta`` drawn from the generator ``rng``
+``forward(theta, Y)``               ``Z``
+``jacobian_params(theta, Y)``       :class:`~nnlib.jacobian.JacobianOperator` ``(Z.size, n_params)``
+``jacobian_input(theta, Y)``        :class:`~nnlib.jacobian.JacobianOperator` ``(Z.size, Y.size)``
+``forward_and_jacobian(theta, Y)``  ``Z`` and ``J_theta`` (default: the two calls above; layers
+                                    that can share one forward pass override it)
+``forward_and_jacobians(...)``      ``Z``, ``J_theta`` and ``J_Y`` (default: from
+                                    ``forward_and_jacobian`` and ``J_theta.input_jacobian()``,
+                                    else ``jacobian_input``)
+``test_cases()``                    small instances for the generic test suite
+=================================== ===========================================================
 
-Optional, for speed: ``forward_and_jacobian(theta, Y)`` returns ``Z`` and
-``jacobian_params(theta, Y)`` from one forward pass (callers test for it with
-``hasattr``); :class:`Dense` offers it, and its Jacobian
-(:class:`DenseJacobian`) adds products for a linear last layer
-(``rmatvec_outer``, ``matvec_outer``) and explicit Jacobian rows
-(``weighted_rows``, ``contracted_rows``) used by dense Gauss-Newton solves.
+The Jacobians' optional fast products (for a linear last layer, explicit rows) are
+declared, with their fallbacks, by :class:`nnlib.jacobian.JacobianOperator`.
 
 Flat vectors use NumPy's default (C, row-major) order: ``Z.ravel()`` and
-``K.ravel()``.  Subclasses register themselves in :data:`Layer.registry`, and
-the generic test suite checks every registered layer through
-:meth:`Layer.test_cases`.
+``K.ravel()``.  A public layer class joins :data:`Layer.registry` with
+``class MyLayer(Layer, register=True)``, and the generic test suite then checks it
+through :meth:`Layer.test_cases`; a subclass written in a test or a chapter does
+not join unless it asks to.
 """
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_matrix, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
+from .jacobian import FunctionJacobian, JacobianOperator, as_jacobian, empty_jacobian
 
 __all__ = [
     "Layer",
@@ -39,19 +43,21 @@ __all__ = [
 
 
 class Layer:
-    """Base class of all layers; see the module docstring for the contract.
+    """Base class of all layers: the contract (see the module docstring).
 
     Subclasses set ``n_in``, ``n_out`` and ``n_params`` and implement
     ``init_params``, ``forward``, ``jacobian_params``, ``jacobian_input`` and
-    the classmethod ``test_cases``.
+    the classmethod ``test_cases``; ``forward_and_jacobian`` and
+    ``forward_and_jacobians`` have defaults built on those.
     """
 
-    #: every concrete subclass, by class name; filled by ``__init_subclass__``
+    #: the registered public layer classes, by class name (``register=True``)
     registry = {}
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, register=False, **kwargs):
         super().__init_subclass__(**kwargs)
-        Layer.registry[cls.__name__] = cls
+        if register:
+            Layer.registry[cls.__name__] = cls
 
     @classmethod
     def test_cases(cls):
@@ -64,6 +70,42 @@ class Layer:
         """
         raise NotImplementedError(f"{cls.__name__} must list its test cases")
 
+    def init_params(self, rng, dtype=np.float64):
+        """A parameter vector drawn from ``rng`` (a ``numpy.random.Generator``)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement init_params(rng)")
+
+    def forward(self, theta, Y):
+        """``Z``, shape ``(n_out, n_examples)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(theta, Y)")
+
+    def jacobian_params(self, theta, Y):
+        """Jacobian of ``vec(Z)`` with respect to ``theta``, a :class:`~nnlib.jacobian.JacobianOperator`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement jacobian_params(theta, Y)")
+
+    def jacobian_input(self, theta, Y):
+        """Jacobian of ``vec(Z)`` with respect to ``vec(Y)``, a :class:`~nnlib.jacobian.JacobianOperator`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement jacobian_input(theta, Y)")
+
+    def forward_and_jacobian(self, theta, Y):
+        """``Z`` and ``jacobian_params(theta, Y)``; override to share one forward pass."""
+        Z = self.forward(theta, Y)
+        return Z, as_jacobian(self.jacobian_params(theta, Y), Z.shape)
+
+    def forward_and_jacobians(self, theta, Y, need_input=True):
+        """``Z``, ``J_theta`` and ``J_Y`` (``None`` unless ``need_input``) at ``(theta, Y)``.
+
+        ``J_Y`` comes from ``J_theta.input_jacobian()`` (no second forward pass)
+        where the Jacobian can give it, else from :meth:`jacobian_input`.
+        """
+        Z, J_theta = self.forward_and_jacobian(theta, Y)
+        J_theta = as_jacobian(J_theta, Z.shape)
+        if not need_input:
+            return Z, J_theta, None
+        J_Y = J_theta.input_jacobian()
+        if J_Y is None:
+            J_Y = as_jacobian(self.jacobian_input(theta, Y), Z.shape)
+        return Z, J_theta, J_Y
+
     def check_input(self, theta, Y):
         """Validate ``theta`` and ``Y``; return them as float arrays."""
         theta = check_vector(theta, "theta", self.n_params)
@@ -75,7 +117,7 @@ class Layer:
         return (self.n_out, np.shape(Y)[1])
 
 
-class Dense(Layer):
+class Dense(Layer, register=True):
     """Fully connected layer ``Z = sigma(K Y + b)``.
 
     Parameters
@@ -168,10 +210,9 @@ class Dense(Layer):
     def forward_and_jacobian(self, theta, Y):
         """``Z`` and ``jacobian_params(theta, Y)`` from a single forward pass.
 
-        Optional addition to the layer contract (callers test for it with
-        ``hasattr``): the Jacobian reuses the forward pass instead of
-        recomputing the pre-activation, and its derivative ``sigma'`` is
-        computed only when the first product is applied.
+        Overrides the default of :class:`Layer`: the Jacobian reuses the forward
+        pass instead of recomputing the pre-activation, and its derivative
+        ``sigma'`` is computed only when the first product is applied.
 
         Returns
         -------
@@ -190,7 +231,7 @@ class Dense(Layer):
         return self.forward_and_jacobian(theta, Y)[1]
 
     def jacobian_input(self, theta, Y):
-        """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
+        """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a :class:`~nnlib.jacobian.JacobianOperator`."""
         return self.forward_and_jacobian(theta, Y)[1].input_jacobian()
 
 
@@ -206,7 +247,7 @@ def _derivative(activation, Z, A):
     return activation.derivative(A)
 
 
-class DenseJacobian(LinearOperator):
+class DenseJacobian(JacobianOperator):
     """``J_theta`` of a :class:`Dense` layer at one point, built on a stored forward pass.
 
     Products cost one matrix multiplication each (see :class:`Dense`);
@@ -220,7 +261,7 @@ class DenseJacobian(LinearOperator):
     def __init__(self, layer, K, Y, Z, A, dtype):
         self._layer, self._K, self._Y, self._Z, self._A = layer, K, Y, Z, A
         self._D = None
-        super().__init__(dtype, (Z.size, layer.n_params))
+        super().__init__((Z.size, layer.n_params), dtype, Z.shape)
 
     @property
     def D(self):
@@ -255,8 +296,7 @@ class DenseJacobian(LinearOperator):
     def input_jacobian(self):
         """``J_Y`` at the same point, ``V -> D * (K V)``, without another forward pass.
 
-        Optional addition used by :class:`nnlib.networks.Sequential`; equals
-        ``layer.jacobian_input(theta, Y)``.
+        Equals ``layer.jacobian_input(theta, Y)``.
         """
         K, Y_shape = self._K, self._Y.shape
 
@@ -269,7 +309,7 @@ class DenseJacobian(LinearOperator):
         def rmatvec(w):
             return (K.T @ (self.D * np.reshape(w, self._Z.shape))).ravel()
 
-        return LinearOperator((self._Z.size, self._Y.size), matvec=matvec, rmatvec=rmatvec, dtype=self.dtype)
+        return FunctionJacobian((self._Z.size, self._Y.size), matvec, rmatvec, self.dtype, self._Z.shape)
 
     def _backward(self, DW):
         return np.concatenate([(DW @ self._Y.T).ravel(), DW.sum(axis=1)])
@@ -318,6 +358,14 @@ class DenseJacobian(LinearOperator):
             out[t, rows, m * n_in + rows] = DR.sum(axis=1)
         return out
 
+    def weighted_rows_passes(self, n_targets):
+        """One backward pass per target (the per-example gradients)."""
+        return float(n_targets)
+
+    def contracted_rows_passes(self, n_targets):
+        """About one backward pass per target."""
+        return float(n_targets)
+
     def weighted_rows(self, W):
         """Explicit Jacobian of the scores ``S = W Z`` with respect to ``theta``, transposed.
 
@@ -343,11 +391,11 @@ class DenseJacobian(LinearOperator):
         return rows
 
 
-class AppendOnes(Layer):
+class AppendOnes(Layer, register=True):
     """A constant feature: ``Z = [Y; 1^T]``, no parameters.
 
     Put last in a network whose features feed the linear last layer of
-    :class:`nnlib.objective.SingleLayerObjective`: ``W Z = W_1 Y + w_0 1^T``,
+    :class:`nnlib.objective.LinearHeadObjective`: ``W Z = W_1 Y + w_0 1^T``,
     so the scores get a bias ``w_0`` (the last column of ``W``).  Alone, it
     turns the objective into (multinomial) logistic regression with a bias.
 
@@ -392,15 +440,10 @@ class AppendOnes(Layer):
     def jacobian_params(self, theta, Y):
         """The empty ``(Z.size, 0)`` operator: the layer has no parameters."""
         theta, Y = self.check_input(theta, Y)
-        dtype = result_dtype(theta, Y)
-        m = self.n_out * Y.shape[1]
-        return LinearOperator(
-            (m, 0), matvec=lambda v: np.zeros(m, dtype=dtype), rmatvec=lambda w: np.zeros(0, dtype=dtype),
-            dtype=dtype,
-        )
+        return empty_jacobian((self.n_out, Y.shape[1]), result_dtype(theta, Y))
 
     def jacobian_input(self, theta, Y):
-        """``V -> [V; 0]`` and ``W -> W[:n_in]`` as a LinearOperator."""
+        """``V -> [V; 0]`` and ``W -> W[:n_in]`` as a :class:`~nnlib.jacobian.JacobianOperator`."""
         theta, Y = self.check_input(theta, Y)
         dtype = result_dtype(theta, Y)
         n = Y.shape[1]
@@ -413,4 +456,4 @@ class AppendOnes(Layer):
         def rmatvec(w):
             return np.ascontiguousarray(np.reshape(w, (self.n_out, n))[: self.n_in], dtype=dtype).ravel()
 
-        return LinearOperator((self.n_out * n, self.n_in * n), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+        return FunctionJacobian((self.n_out * n, self.n_in * n), matvec, rmatvec, dtype, (self.n_out, n))

@@ -20,7 +20,19 @@ __all__ = [
 
 
 class Loss:
-    """Base class: validation shared by all losses."""
+    """Base class of the losses: the contract (``value``, ``gradient``, ``hessian_matvec``) and validation."""
+
+    def value(self, S, C):
+        """The loss ``E(S, C)``, a float."""
+        raise NotImplementedError(f"{type(self).__name__} must implement value(S, C)")
+
+    def gradient(self, S, C):
+        """The gradient ``dE/dS``, of the shape of ``S``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement gradient(S, C)")
+
+    def hessian_matvec(self, S, C, dS):
+        """The Hessian of ``E`` in ``S`` applied to ``dS``, of the shape of ``S``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement hessian_matvec(S, C, dS)")
 
     def check_input(self, S, C):
         """Validate scores ``S`` and targets ``C`` (matrices of one shape); return them as float arrays."""

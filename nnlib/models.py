@@ -4,7 +4,7 @@ Each function returns the *feature* part of a classifier: a layer (usually a
 :class:`~nnlib.networks.Sequential`) that maps the ``(40, n)`` sequences to
 features ``Z``, ending with :class:`~nnlib.layers.AppendOnes`.  The linear last
 layer ``W`` and the softmax cross-entropy are added by
-:class:`~nnlib.objective.SingleLayerObjective`, so the scores ``S = W [Z; 1]``
+:class:`~nnlib.objective.LinearHeadObjective`, so the scores ``S = W [Z; 1]``
 have a bias, as ``torch.nn.Linear`` does, and variable projection can
 eliminate ``W``.
 
@@ -35,7 +35,7 @@ from .data import mnist1d
 from .layers import AppendOnes, Dense
 from .losses import SoftmaxCrossEntropy
 from .networks import Residual, Sequential
-from .objective import SingleLayerObjective
+from .objective import LinearHeadObjective
 
 __all__ = [
     "MODELS",
@@ -136,7 +136,7 @@ class Mnist1DProblem:
 
     Attributes
     ----------
-    objective : SingleLayerObjective
+    objective : LinearHeadObjective
         Softmax cross-entropy of the model on the training examples.
     x0 : ndarray
         Starting point ``(theta, W)`` drawn from ``rng``.
@@ -152,7 +152,7 @@ class Mnist1DProblem:
         go on drawing their mini-batches from it.
     """
 
-    objective: SingleLayerObjective
+    objective: LinearHeadObjective
     x0: np.ndarray
     Y_eval: np.ndarray
     C_eval: np.ndarray
@@ -182,7 +182,7 @@ def mnist1d_problem(model, seed=0, shuffle=False, validation=0, split_seed=0, re
         Seed of the validation split (the same split for every ``seed``).
     reg_theta, reg_W : float, default 0
         Weight decay of the network and of the last layer
-        (:class:`~nnlib.objective.SingleLayerObjective`).
+        (:class:`~nnlib.objective.LinearHeadObjective`).
     data : tuple of 4 ndarray, optional
         ``(Y, C, Y_test, C_test)`` already loaded by
         :func:`nnlib.data.mnist1d` (spares reading the file again); it must be
@@ -202,7 +202,7 @@ def mnist1d_problem(model, seed=0, shuffle=False, validation=0, split_seed=0, re
     else:
         Y_eval, C_eval = Y_test, C_test
     rng = np.random.default_rng(seed)
-    objective = SingleLayerObjective(mnist1d_network(model), SoftmaxCrossEntropy(), Y, C,
+    objective = LinearHeadObjective(mnist1d_network(model), SoftmaxCrossEntropy(), Y, C,
                                      reg_theta=reg_theta, reg_W=reg_W)
     return Mnist1DProblem(objective, objective.init_params(rng), Y_eval, C_eval,
                           "validation" if validation else "test", rng)
@@ -213,7 +213,7 @@ class AccuracyMonitor:
 
     Parameters
     ----------
-    objective : SingleLayerObjective
+    objective : LinearHeadObjective
         Gives the scores ``objective.predict(x, Y)`` (not counted as work).
     Y, C : ndarray
         Held-out inputs and one-hot labels (test or validation data).

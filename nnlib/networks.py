@@ -19,40 +19,15 @@ differentiation) and ``J^T w`` runs backward (backpropagation).
 """
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_rng, result_dtype
+from .jacobian import FunctionJacobian, as_jacobian
 from .layers import Dense, Layer
 
 __all__ = ["Sequential", "Residual"]
 
 
-def _forward_and_jacobian(layer, theta, Y):
-    """``Z`` and ``J_theta`` of one layer, from one forward pass when the layer offers it."""
-    if hasattr(layer, "forward_and_jacobian"):
-        return layer.forward_and_jacobian(theta, Y)
-    return layer.forward(theta, Y), layer.jacobian_params(theta, Y)
-
-
-def _layer_jacobians(layer, theta, Y, need_input=True):
-    """``Z``, ``J_theta`` and ``J_Y`` (``None`` unless ``need_input``) of one layer at ``(theta, Y)``.
-
-    Uses the optional ``forward_and_jacobian`` and the Jacobian's
-    ``input_jacobian`` when the layer offers them (one forward pass instead
-    of three).
-    """
-    Z, J_theta = _forward_and_jacobian(layer, theta, Y)
-    return Z, J_theta, (_input_jacobian(layer, J_theta, theta, Y) if need_input else None)
-
-
-def _input_jacobian(layer, J_theta, theta, Y):
-    """``J_Y`` of ``layer``, from its parameter Jacobian ``J_theta`` when that offers ``input_jacobian``."""
-    if hasattr(J_theta, "input_jacobian"):
-        return J_theta.input_jacobian()
-    return layer.jacobian_input(theta, Y)
-
-
-class Sequential(Layer):
+class Sequential(Layer, register=True):
     """A chain of layers, ``Z = f_{N-1}(theta_{N-1}, ... f_0(theta_0, Y))``.
 
     Parameters
@@ -88,9 +63,9 @@ class Sequential(Layer):
         if not layers:
             raise ValueError("Sequential needs at least one layer; got none")
         for i, layer in enumerate(layers):
-            missing = [name for name in ("n_in", "n_out", "n_params", "forward", "jacobian_params", "jacobian_input", "init_params") if not hasattr(layer, name)]
-            if missing:
-                raise ValueError(f"layer {i} ({layer!r}) does not follow the layer contract: it has no {', '.join(missing)}")
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} must be an nnlib Layer (a subclass of nnlib.layers.Layer); "
+                                f"got {type(layer).__name__}")
         for i in range(len(layers) - 1):
             if layers[i].n_out != layers[i + 1].n_in:
                 raise ValueError(
@@ -154,7 +129,7 @@ class Sequential(Layer):
         state = Y
         for l, (layer, theta_l) in enumerate(zip(self.layers, self.split_params(theta))):
             # the input of the first layer is the data: its J_Y is never applied
-            state, J_theta, J_Y = _layer_jacobians(layer, theta_l, state, need_input=l > 0)
+            state, J_theta, J_Y = layer.forward_and_jacobians(theta_l, state, need_input=l > 0)
             A.append(J_theta)
             B.append(J_Y)
         offsets = self.offsets
@@ -175,19 +150,18 @@ class Sequential(Layer):
                     G = np.ravel(B[l].rmatvec(G))
             return np.concatenate(grads)
 
-        J = LinearOperator((state.size, self.n_params), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
-        return state, J
+        return state, FunctionJacobian((state.size, self.n_params), matvec, rmatvec, dtype, state.shape)
 
     def jacobian_params(self, theta, Y):
-        """Jacobian of ``vec(Y_N)`` with respect to ``theta`` as a LinearOperator."""
+        """Jacobian of ``vec(Y_N)`` with respect to ``theta`` as a :class:`~nnlib.jacobian.JacobianOperator`."""
         return self.forward_and_jacobian(theta, Y)[1]
 
     def jacobian_input(self, theta, Y):
-        """Jacobian of ``vec(Y_N)`` with respect to ``vec(Y)`` as a LinearOperator."""
+        """Jacobian of ``vec(Y_N)`` with respect to ``vec(Y)`` as a :class:`~nnlib.jacobian.JacobianOperator`."""
         theta, Y = self.check_input(theta, Y)
         B, state = [], Y
         for layer, theta_l in zip(self.layers, self.split_params(theta)):
-            state, _, J_Y = _layer_jacobians(layer, theta_l, state)
+            state, _, J_Y = layer.forward_and_jacobians(theta_l, state)
             B.append(J_Y)
 
         def matvec(v):
@@ -200,10 +174,10 @@ class Sequential(Layer):
                 w = op.rmatvec(np.ravel(w))
             return np.ravel(w)
 
-        return LinearOperator((state.size, Y.size), matvec=matvec, rmatvec=rmatvec, dtype=result_dtype(theta, Y))
+        return FunctionJacobian((state.size, Y.size), matvec, rmatvec, result_dtype(theta, Y), state.shape)
 
 
-class Residual(Layer):
+class Residual(Layer, register=True):
     """A residual (skip) connection around a layer, ``Z = Y + h f(theta, Y)``.
 
     Parameters
@@ -225,8 +199,8 @@ class Residual(Layer):
     """
 
     def __init__(self, layer, step=1.0):
-        if not hasattr(layer, "n_in") or not hasattr(layer, "n_out"):
-            raise ValueError(f"Residual needs a layer with n_in and n_out; got {layer!r}")
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Residual needs an nnlib Layer; got {type(layer).__name__}")
         if layer.n_in != layer.n_out:
             raise ValueError(
                 f"a residual layer must keep the shape: expected n_out == n_in = {layer.n_in}, got n_out = {layer.n_out}"
@@ -265,17 +239,20 @@ class Residual(Layer):
         """``Z`` and ``jacobian_params(theta, Y)`` from one forward pass of the wrapped layer."""
         theta, Y = self.check_input(theta, Y)
         h = self.step
-        F, A = _forward_and_jacobian(self.layer, theta, Y)
+        F, A = self.layer.forward_and_jacobian(theta, Y)
+        A = as_jacobian(A, F.shape)
         Z = Y + np.asarray(h, dtype=F.dtype) * F
         dtype = result_dtype(theta, Y)
-        J = LinearOperator(
-            A.shape,
-            matvec=lambda v: h * np.ravel(A.matvec(np.ravel(v))),
-            rmatvec=lambda w: h * np.ravel(A.rmatvec(np.ravel(w))),
-            dtype=dtype,
-        )
-        # Sequential asks the parameter Jacobian for the input Jacobian, to spare a forward pass
-        J.input_jacobian = lambda: self._input_operator(_input_jacobian(self.layer, A, theta, Y), Y.size, dtype)
+
+        def input_jacobian():  # I + h J_Y f, with J_Y f from the same forward pass where the layer can
+            B = A.input_jacobian()
+            if B is None:
+                B = self.layer.jacobian_input(theta, Y)
+            return FunctionJacobian((Y.size, Y.size), lambda v: v + h * np.ravel(B.matvec(v)),
+                                    lambda w: w + h * np.ravel(B.rmatvec(w)), dtype, Z.shape)
+
+        J = FunctionJacobian(A.shape, lambda v: h * np.ravel(A.matvec(v)), lambda w: h * np.ravel(A.rmatvec(w)),
+                             dtype, Z.shape, input_jacobian=input_jacobian)
         return Z, J
 
     def jacobian_params(self, theta, Y):
@@ -285,12 +262,3 @@ class Residual(Layer):
     def jacobian_input(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``vec(Y)``: ``I + h J_Y f``."""
         return self.forward_and_jacobian(theta, Y)[1].input_jacobian()
-
-    def _input_operator(self, B, size, dtype):
-        h = self.step
-        return LinearOperator(
-            (size, size),
-            matvec=lambda v: np.ravel(v) + h * np.ravel(B.matvec(np.ravel(v))),
-            rmatvec=lambda w: np.ravel(w) + h * np.ravel(B.rmatvec(np.ravel(w))),
-            dtype=dtype,
-        )

@@ -17,7 +17,7 @@ Work units
 One work unit is one forward or one backward pass over the whole training
 set, through the whole model: the network ``Z(theta)`` and the linear last
 layer ``S = W Z``.  The objective counts them in its attribute ``work_units``
-(see :class:`SingleLayerObjective`):
+(see :class:`LinearHeadObjective`):
 
 ============================================ ==============================================
 forward pass ``Z(theta)``, ``S`` (new x)     1
@@ -32,7 +32,7 @@ The last row is the one formula for everything that is not a pass: its unit is
 the multiply-adds of one pass through the model, about ``n_theta`` per example
 for the network (exact for a dense layer) and ``n_W = n_targets * m`` for the
 last layer.  It covers the dense linear algebra of
-:meth:`SingleLayerObjective.gauss_newton_matrix` (e.g. ``R R^T`` of the
+:meth:`LinearHeadObjective.gauss_newton_matrix` (e.g. ``R R^T`` of the
 ``(n_theta, n)`` Jacobian rows ``R`` costs ``n_theta**2 n`` multiply-adds) and the
 inner solves of variable projection (a product ``W Z`` alone is the last layer's
 share of a pass, ``n_W / (n_theta + n_W)`` units).
@@ -48,12 +48,15 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_matrix, check_rng, check_vector
-from .losses import LeastSquares
+from .jacobian import as_jacobian
+from .layers import Layer
+from .losses import LeastSquares, Loss
 
 __all__ = [
     "subsample",
     "backward_outer",
     "forward_outer",
+    "LinearHeadObjective",
     "SingleLayerObjective",
 ]
 
@@ -88,17 +91,13 @@ def subsample(Y, C, sample_size, rng):
 
 
 def backward_outer(J, W, G):
-    """``J^T vec(W^T G)``: through ``J.rmatvec_outer`` when the Jacobian offers it (no temporary)."""
-    if hasattr(J, "rmatvec_outer"):
-        return J.rmatvec_outer(W, G)
-    return J.rmatvec((W.T @ G).ravel())
+    """``J^T vec(W^T G)``: the backward pass through a linear last layer (:meth:`~nnlib.jacobian.JacobianOperator.rmatvec_outer`)."""
+    return J.rmatvec_outer(W, G)
 
 
-def forward_outer(J, W, v, shape):
-    """``W mat(J v)`` with ``mat`` reshaping to ``shape`` (``J.matvec_outer`` when offered)."""
-    if hasattr(J, "matvec_outer"):
-        return J.matvec_outer(W, v)
-    return W @ J.matvec(v).reshape(shape)
+def forward_outer(J, W, v, shape=None):
+    """``W mat(J v)``: the scores moved by ``v`` (:meth:`~nnlib.jacobian.JacobianOperator.matvec_outer`)."""
+    return J.matvec_outer(W, v)
 
 
 def _check_weight(value, name):
@@ -129,8 +128,14 @@ class _Outputs:
         self.gradient = None
 
 
-class SingleLayerObjective:
-    """Loss of a single-layer network with a linear last layer, and its derivatives.
+class LinearHeadObjective:
+    """Loss of a network followed by a linear last layer ("head") ``S = W Z``, and its derivatives.
+
+    The network is any :class:`~nnlib.layers.Layer` (a single :class:`~nnlib.layers.Dense`
+    layer, a :class:`~nnlib.networks.Sequential` ResNet, a CNN); ``W`` is kept apart
+    because the last layer enters linearly, which Gauss-Newton's block structure and
+    variable projection exploit.  The old name ``SingleLayerObjective`` is an alias
+    kept for one release.
 
     Parameters
     ----------
@@ -182,17 +187,10 @@ class SingleLayerObjective:
     """
 
     def __init__(self, layer, loss, Y, C, reg_theta=0.0, reg_W=0.0, sample_size=None, rng=None):
-        for name in ("n_params", "n_in", "n_out", "forward", "jacobian_params"):
-            if not hasattr(layer, name):
-                raise ValueError(
-                    f"layer must follow the layer contract (n_params, n_in, n_out, forward, "
-                    f"jacobian_params); {type(layer).__name__} has no {name!r}"
-                )
-        for name in ("value", "gradient", "hessian_matvec"):
-            if not hasattr(loss, name):
-                raise ValueError(
-                    f"loss must offer value, gradient and hessian_matvec; {type(loss).__name__} has no {name!r}"
-                )
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer must be an nnlib Layer (a subclass of nnlib.layers.Layer); got {type(layer).__name__}")
+        if not isinstance(loss, Loss):
+            raise TypeError(f"loss must be an nnlib Loss (e.g. LeastSquares()); got {type(loss).__name__}")
         Y = check_matrix(Y, "Y", n_rows=layer.n_in)
         C = check_matrix(C, "C")
         if C.shape[1] != Y.shape[1]:
@@ -200,8 +198,7 @@ class SingleLayerObjective:
                 f"C must have one column per example of Y: shape (n_targets, {Y.shape[1]}); got shape {C.shape}"
             )
         # Let the loss reject bad targets now (e.g. non one-hot C for softmax), not mid-training.
-        if hasattr(loss, "check_input"):
-            loss.check_input(np.zeros_like(C), C)
+        loss.check_input(np.zeros_like(C), C)
         if sample_size is not None:
             Y, C = subsample(Y, C, sample_size, rng)
         elif rng is not None:
@@ -222,7 +219,7 @@ class SingleLayerObjective:
 
     def __repr__(self):
         return (
-            f"SingleLayerObjective({self.layer!r}, {type(self.loss).__name__}(), n_examples={self.n_examples}, "
+            f"{type(self).__name__}({self.layer!r}, {type(self.loss).__name__}(), n_examples={self.n_examples}, "
             f"reg_theta={self.reg_theta:g}, reg_W={self.reg_W:g})"
         )
 
@@ -252,11 +249,9 @@ class SingleLayerObjective:
         if cached is not None and np.array_equal(cached.theta, theta):
             return cached
         theta = check_vector(theta, "theta", self.n_theta).copy()
-        if hasattr(self.layer, "forward_and_jacobian"):
-            # The Jacobian built here reuses the forward pass (no second activation).
-            Z, J = self.layer.forward_and_jacobian(theta, self.Y)
-        else:
-            Z, J = self.layer.forward(theta, self.Y), None
+        # The Jacobian built here reuses the forward pass where the layer can (no second activation).
+        Z, J = self.layer.forward_and_jacobian(theta, self.Y)
+        J = as_jacobian(J, Z.shape)
         self.work_units += 1.0
         # Read-only: callers get the cached array itself, and writing into it would corrupt
         # every later value and gradient at this theta.
@@ -272,10 +267,7 @@ class SingleLayerObjective:
         return self.features_at(theta).Z
 
     def _jacobian(self, features):
-        # The layer's Jacobian recomputes its pre-activation; a backpropagation that stored it
-        # would not, so building J is not counted: only its products are.
-        if features.J is None:
-            features.J = self.layer.jacobian_params(features.theta, self.Y)
+        # Built with the forward pass (forward_and_jacobian): its products are counted, not its making.
         return features.J
 
     def _outputs_at(self, x):
@@ -348,10 +340,8 @@ class SingleLayerObjective:
         theta, W = self.split(x)
         Y, C = self.Y[:, batch], self.C[:, batch]
         fraction = batch.size / self.n_examples
-        if hasattr(self.layer, "forward_and_jacobian"):
-            Z, J = self.layer.forward_and_jacobian(theta, Y)
-        else:
-            Z, J = self.layer.forward(theta, Y), None
+        Z, J = self.layer.forward_and_jacobian(theta, Y)
+        J = as_jacobian(J, Z.shape)
         self.work_units += fraction
         with np.errstate(over="ignore", invalid="ignore"):
             S = W @ Z
@@ -359,8 +349,6 @@ class SingleLayerObjective:
             return np.inf, np.full(self.n_params, np.nan)
         value = self.loss.value(S, C) + self._regularization(theta, W)
         dS = self.loss.gradient(S, C)
-        if J is None:
-            J = self.layer.jacobian_params(theta, Y)
         grad_theta = backward_outer(J, W, dS)
         self.work_units += fraction
         grad_W = dS @ Z.T
@@ -455,14 +443,8 @@ class SingleLayerObjective:
         """
         out = self._outputs_at(x)
         J = self._jacobian(out.features)
-        W = out.W
-        if hasattr(J, "weighted_rows"):
-            self.work_units += float(W.shape[0])
-            return J.weighted_rows(W)
-        m, n = out.features.Z.shape
-        columns = J.matmat(np.eye(self.n_theta, dtype=out.S.dtype)).reshape(m, n, self.n_theta)
-        self.work_units += float(self.n_theta)
-        return np.einsum("tm,mnp->tpn", W, columns)
+        self.count_passes(J.weighted_rows_passes(out.W.shape[0]))
+        return J.weighted_rows(out.W)
 
     def features_contracted_jacobian(self, theta, R):
         """Explicit Jacobians ``d (Z(theta) r_t) / d theta`` for the rows ``r_t`` of ``R``.
@@ -481,18 +463,8 @@ class SingleLayerObjective:
         """
         features = self.features_at(theta)
         J = self._jacobian(features)
-        if hasattr(J, "contracted_rows"):
-            self.work_units += float(R.shape[0])
-            return J.contracted_rows(R)
-        m, n = features.Z.shape
-        out = np.empty((R.shape[0], m, self.n_theta), dtype=np.result_type(features.Z, R))
-        for t in range(R.shape[0]):
-            for i in range(m):
-                E = np.zeros((m, n), dtype=out.dtype)
-                E[i] = R[t]
-                out[t, i] = J.rmatvec(E.ravel())
-        self.work_units += float(R.shape[0] * m)
-        return out
+        self.count_passes(J.contracted_rows_passes(R.shape[0]))
+        return J.contracted_rows(R)
 
     def dense_units(self, multiply_adds):
         """Work units of dense linear algebra over the examples: multiply-adds over ``n * (n_theta + n_W)``.
@@ -589,3 +561,7 @@ class SingleLayerObjective:
             if not np.all(np.isfinite(S)):
                 return np.inf
             return self.loss.value(S, C)
+
+
+#: The former name of :class:`LinearHeadObjective` (an alias, kept for one release).
+SingleLayerObjective = LinearHeadObjective

@@ -24,10 +24,10 @@ as a ``scipy.sparse`` matrix for small ``n`` (for teaching and testing);
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
 
 from ._validation import check_matrix, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
+from .jacobian import FunctionJacobian
 from .layers import Layer
 
 __all__ = [
@@ -233,7 +233,7 @@ def parametric_Q(kind, n, order="C"):
     return sp.csr_matrix((ker.sign, (rows, ker.index)), shape=(n * n, ker.n_params))
 
 
-class ParametricDense(Layer):
+class ParametricDense(Layer, register=True):
     """Square layer with a parametric weight matrix, ``Z = sigma(K(theta) Y + b)``.
 
     Parameters
@@ -358,7 +358,7 @@ class ParametricDense(Layer):
             parts = [gK, DW.sum(axis=1)] if self.bias else [gK]
             return np.concatenate(parts).astype(dtype, copy=False)
 
-        return LinearOperator((A.size, self.n_params), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+        return FunctionJacobian((A.size, self.n_params), matvec, rmatvec, dtype, A.shape)
 
     def jacobian_input(self, theta, Y):
         """Jacobian of ``vec(Z)`` with respect to ``vec(Y)`` as a LinearOperator."""
@@ -374,4 +374,4 @@ class ParametricDense(Layer):
         def rmatvec(w):
             return (K.T @ (D * np.reshape(w, (n, m)))).ravel().astype(dtype, copy=False)
 
-        return LinearOperator((A.size, Y.size), matvec=matvec, rmatvec=rmatvec, dtype=dtype)
+        return FunctionJacobian((A.size, Y.size), matvec, rmatvec, dtype, A.shape)

@@ -105,13 +105,13 @@ def test_adjoint_test_catches_a_backward_pass_in_the_wrong_order():
     [
         (lambda: Sequential(), ["at least one layer"]),
         (lambda: Sequential(Dense(2, 3), Dense(4, 1)), ["n_out = 3", "n_in = 4", "layer 1"]),
-        (lambda: Sequential(Dense(2, 3), "tanh"), ["layer 1", "layer contract"]),
         (lambda: Residual(Dense(2, 3)), ["n_in = 2", "n_out = 3"]),
         (lambda: Residual(Dense(2, 2), step=0.0), ["step", "0.0"]),
         (lambda: Residual(Dense(2, 2), step=float("nan")), ["step", "nan"]),
     ],
 )
 def test_bad_compositions_are_refused_clearly(make, needles):
+    """(A non-layer in a Sequential is a TypeError: test_non_layers_are_refused.)"""
     with pytest.raises(ValueError) as info:
         make()
     for needle in needles:
@@ -145,3 +145,10 @@ def test_solvers_train_a_resnet_unchanged(peaks_resnet):
     assert result_gn.loss < 0.5 * f0
     assert result_sgd.loss < f0
     assert result_vp.loss < 0.5 * f0
+
+
+def test_non_layers_are_refused():
+    with pytest.raises(TypeError, match="layer 1 must be an nnlib Layer.*str"):
+        Sequential(Dense(2, 3), "tanh")
+    with pytest.raises(TypeError, match="Residual needs an nnlib Layer"):
+        Residual("tanh")

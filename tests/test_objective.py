@@ -105,8 +105,10 @@ def test_invalid_inputs_name_shapes():
     objective = SingleLayerObjective(layer, loss, rng.standard_normal((3, 5)), np.zeros((1, 5)))
     with pytest.raises(ValueError, match=r"x must be a 1-D array of length 20; got shape \(7,\)"):
         objective.value(np.zeros(7))
-    with pytest.raises(ValueError, match="layer contract"):
+    with pytest.raises(TypeError, match="layer must be an nnlib Layer.*object"):
         SingleLayerObjective(object(), loss, rng.standard_normal((3, 5)), np.zeros((1, 5)))
+    with pytest.raises(TypeError, match="loss must be an nnlib Loss.*str"):
+        SingleLayerObjective(Dense(3, 2), "mse", rng.standard_normal((3, 5)), np.zeros((1, 5)))
 
 
 def test_sample_average_approximation_subsamples_once():

@@ -38,7 +38,7 @@ def gauss_newton(
     objective : object
         Offers ``value(x)``, ``value_and_gradient(x)``,
         ``gauss_newton_operator(x)``, ``n_params`` and ``work_units``; e.g.
-        :class:`nnlib.objective.SingleLayerObjective` or the reduced
+        :class:`nnlib.objective.LinearHeadObjective` or the reduced
         objective of :func:`nnlib.optim.varpro`.
     x0 : ndarray, shape (n_params,)
     max_iter : int, default 50

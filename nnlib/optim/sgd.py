@@ -159,7 +159,7 @@ def sgd(
     ----------
     objective : object
         Offers ``value_and_gradient(x, batch)``, ``n_examples``, ``n_params``
-        and ``work_units`` (e.g. :class:`nnlib.objective.SingleLayerObjective`).
+        and ``work_units`` (e.g. :class:`nnlib.objective.LinearHeadObjective`).
     x0 : ndarray, shape (n_params,)
     learning_rate : float or callable, default 1e-2
         Step size ``eta > 0``, or a schedule ``k -> eta_k`` for the updates

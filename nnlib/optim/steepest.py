@@ -23,7 +23,7 @@ def steepest_descent(
     ----------
     objective : object
         Offers ``value(x)``, ``value_and_gradient(x)``, ``n_params`` and a
-        ``work_units`` counter (e.g. :class:`nnlib.objective.SingleLayerObjective`).
+        ``work_units`` counter (e.g. :class:`nnlib.objective.LinearHeadObjective`).
     x0 : ndarray, shape (n_params,)
         Starting point (not modified).
     max_iter : int, default 100

@@ -4,7 +4,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ..losses import LeastSquares, SoftmaxCrossEntropy
-from ..objective import backward_outer, forward_outer
+from ..objective import LinearHeadObjective, backward_outer, forward_outer
 from ._checks import check_max_iter, check_nonnegative
 from .gauss_newton import gauss_newton
 from .inner import SoftmaxNewton, SoftmaxNewtonCG, solve_least_squares
@@ -33,13 +33,13 @@ JACOBIANS = ("auto", "kaufman", "golub-pereyra", "none")
 class ReducedObjective:
     """The reduced (projected) objective ``phi(theta) = min_W f(theta, W)``.
 
-    Offers the protocol of :class:`nnlib.objective.SingleLayerObjective`
+    Offers the protocol of :class:`nnlib.objective.LinearHeadObjective`
     (``value``, ``value_and_gradient``, ``gauss_newton_operator``,
     ``n_params``, ``work_units``), so any outer solver can minimize it.
 
     Parameters
     ----------
-    objective : SingleLayerObjective
+    objective : LinearHeadObjective
         The full problem in ``x = (theta, W)``, with :class:`~nnlib.losses.LeastSquares`
         or :class:`~nnlib.losses.SoftmaxCrossEntropy`.
     jacobian : {"auto", "kaufman", "golub-pereyra", "none"}, default "auto"
@@ -164,12 +164,11 @@ class ReducedObjective:
         inner_trial_iter=1,
         predict=True,
     ):
-        for name in ("features", "join", "gauss_newton_theta", "n_theta", "W_shape", "loss", "dense_units"):
-            if not hasattr(objective, name):
-                raise TypeError(
-                    f"variable projection needs an objective with a linear last layer "
-                    f"(SingleLayerObjective); {type(objective).__name__} has no {name!r}"
-                )
+        if not isinstance(objective, LinearHeadObjective):
+            raise TypeError(
+                "variable projection needs an objective with a linear last layer (a LinearHeadObjective); "
+                f"got {type(objective).__name__}"
+            )
         if not isinstance(objective.loss, (LeastSquares, SoftmaxCrossEntropy)):
             raise ValueError(
                 "variable projection solves for W with least squares or the softmax cross-entropy; "
@@ -488,7 +487,7 @@ def varpro(
 
     Parameters
     ----------
-    objective : SingleLayerObjective
+    objective : LinearHeadObjective
     x0 : ndarray, shape (n_params,) or (n_theta,)
         Starting point; only its ``theta`` part matters (a given ``W`` part
         warm-starts the first cross-entropy solve).
@@ -533,12 +532,11 @@ def varpro(
     """
     if outer not in ("gauss_newton", "levenberg_marquardt", "steepest"):
         raise ValueError(f"outer must be 'gauss_newton', 'levenberg_marquardt' or 'steepest'; got {outer!r}")
-    for name in ("n_theta", "n_params", "W_shape"):
-        if not hasattr(objective, name):
-            raise TypeError(
-                "varpro needs an objective whose last layer is linear (a SingleLayerObjective); "
-                f"got {type(objective).__name__}, which has no {name!r}"
-            )
+    if not isinstance(objective, LinearHeadObjective):
+        raise TypeError(
+            "varpro needs an objective whose last layer is linear (a LinearHeadObjective); "
+            f"got {type(objective).__name__}"
+        )
     if inner in ("direct", "cg"):
         raise ValueError(
             f"inner={inner!r} is the Gauss-Newton solve of gauss_newton(); in varpro, inner chooses the solve "
