@@ -595,9 +595,9 @@ class _Convolution:
     def forward_and_jacobian(self, theta, Y):
         """``Z`` and ``jacobian_params(theta, Y)`` from one pass over the input.
 
-        Optional addition to the layer contract (callers test for it with
-        ``hasattr``): the padded input (direct method) or its Fourier transform
-        (FFT method) and ``sigma'(A)`` are computed once and shared.
+        Overrides the default of :class:`~nnlib.layers.Layer`: the padded input
+        (direct method) or its Fourier transform (FFT method) and ``sigma'(A)`` are
+        computed once and shared, also with the input Jacobian.
 
         Returns
         -------
