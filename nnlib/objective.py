@@ -19,14 +19,14 @@ set, through the whole model: the network ``Z(theta)`` and the linear last
 layer ``S = W Z``.  The objective counts them in its attribute ``work_units``
 (see :class:`LinearHeadObjective`):
 
-============================================ ==============================================
-forward pass ``Z(theta)``, ``S`` (new x)     1
+============================================= =========================================
+forward pass ``Z(theta)``, ``S`` (new x)      1
 gradient (backward pass, ``theta`` and ``W``) 1
-Gauss-Newton product (``J v`` and ``J^T w``) 2
-mini-batch of ``b`` of ``n`` examples        ``b / n`` per pass
-explicit Jacobian of ``S`` in ``theta``      1 per target (per-example backward pass)
-dense products over the ``n`` examples       multiply-adds / ``(n * (n_theta + n_W))``
-============================================ ==============================================
+Gauss-Newton product (``J v`` and ``J^T w``)  2
+mini-batch of ``b`` of ``n`` examples         ``b / n`` per pass
+explicit Jacobian of ``S`` in ``theta``       1 per target (per-example backward pass)
+dense products over the ``n`` examples        multiply-adds / ``(n * (n_theta + n_W))``
+============================================= =========================================
 
 The last row is the one formula for everything that is not a pass: its unit is
 the multiply-adds of one pass through the model, about ``n_theta`` per example

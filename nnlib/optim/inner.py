@@ -50,9 +50,10 @@ class CholeskySolution:
 
     Attributes
     ----------
-    W : ndarray, shape (t, m)
-    gram : ndarray, shape (m, m)
-        ``Z Z^T``.
+    W : ndarray
+        The solution, shape ``(t, m)``.
+    gram : ndarray
+        ``Z Z^T``, shape ``(m, m)``.
     factor : tuple
         Cholesky factor of ``M = Z Z^T + s I`` (``scipy.linalg.cho_factor``).
 
@@ -107,9 +108,10 @@ class SVDSolution:
 
     Attributes
     ----------
-    W : ndarray, shape (t, m)
-    U, sigma, Vt : ndarray
-        The thin SVD of ``Z``.
+    W : ndarray
+        The solution, shape ``(t, m)``.
+    U : ndarray
+        Left singular vectors of ``Z``, with ``sigma`` and ``Vt`` its thin SVD.
     pinv_weights : ndarray
         ``sigma / (sigma^2 + s)`` for the kept singular values, 0 for the others:
         ``W = C V diag(pinv_weights) U^T``.
@@ -257,14 +259,6 @@ class SoftmaxNewton(_Softmax):
         Newton iterations.
     charge : callable
         Counts multiply-adds over the examples.
-
-    Attributes
-    ----------
-    W : ndarray
-    gradient_norm : float
-        ``||grad_W f(W)||`` at the returned ``W``.
-    iterations : int
-
     damping : float, default 1e-3
         Initial Levenberg-Marquardt damping ``lambda`` (relative to the diagonal).
     max_trials : int, default 30
@@ -275,6 +269,15 @@ class SoftmaxNewton(_Softmax):
         factor of 4 or more).
     hessian0 : ndarray, optional
         A Hessian at a nearby point (of the last iterate's solve) to start with.
+
+    Attributes
+    ----------
+    W : ndarray
+        The solution.
+    gradient_norm : float
+        ``||grad_W f(W)||`` at the returned ``W``.
+    iterations : int
+
 
     Notes
     -----

@@ -55,7 +55,7 @@ class ReducedObjective:
         Cross-entropy only: Newton's method with the Hessian in ``W`` formed and
         factored (:class:`~nnlib.optim.inner.SoftmaxNewton`), or matrix-free
         Newton-CG; ``"auto"`` takes Newton when ``W`` has at most
-        :data:`NEWTON_MAX_UNKNOWNS` entries.  Least squares is always solved directly.
+        :data:`~nnlib.optim.varpro.NEWTON_MAX_UNKNOWNS` entries.  Least squares is always solved directly.
     inner_gtol, inner_rtol : float, default 1e-10, 1e-3
         Cross-entropy: the inner solve stops when
         ``||grad_W f|| <= max(inner_gtol, inner_rtol * ||grad phi(theta_k)||)``
