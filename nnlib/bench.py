@@ -56,6 +56,7 @@ their wall time.  Invalid settings print a message and exit with status 2.
 
 import argparse
 import json
+import zipfile
 import sys
 
 import numpy as np
@@ -113,8 +114,8 @@ def load_data(args, rng):
                 if missing:
                     raise ValueError(f"{args.data} lacks the array(s) {', '.join(missing)}; it needs Y, C, Yval, Cval")
                 return tuple(np.asarray(archive[k], dtype=np.float64) for k in ("Y", "C", "Yval", "Cval"))
-        except OSError as error:
-            raise ValueError(f"cannot read --data {args.data}: {error}") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"cannot read --data {args.data} (not a complete .npz file?): {error}") from None
     n_classes = args.n_classes if args.loss == "softmax" else None
     Y, C = peaks(args.n_train, rng, n_classes=n_classes)
     Yval, Cval = peaks(args.n_val, rng, n_classes=n_classes)
@@ -749,8 +750,10 @@ def main(argv=None):
     args.command_line = "python -m nnlib.bench " + " ".join(argv)
     try:
         record = COMMANDS[args.command](args)
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
         parser.error(str(error))  # exits with status 2
+    except MemoryError:
+        parser.error("these sizes need more memory than this machine has; choose smaller ones")
     if args.json:
         print(json.dumps(json_ready(record), allow_nan=False))
     else:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import check_int, check_number, check_rng
+
 __all__ = [
     "TaylorResult",
     "taylor_test",
@@ -154,13 +156,22 @@ def taylor_test(f, J, x, v=None, rng=None, n_steps=20, h0=1.0, min_order=1.8, na
     round-off while E0 is large, so it fails.
     """
     x = np.asarray(x)
+    n_steps = check_int(n_steps, "n_steps (halvings of h; a verdict needs a few)", 4)
+    # h0 below 1e-6 leaves no step where E1 is clearly above round-off and still falls like h^2
+    h0 = check_number(h0, "h0 (the first step)", low=1e-6)
+    min_order = check_number(min_order, "min_order (a wrong J has order 1, a right one 2)", low=1, high=2,
+                             low_open=True)
+    if x.size and not np.all(np.isfinite(x)):
+        raise ValueError("x must be finite: the Taylor test linearizes f at x")
     if v is None:
         if rng is None:
             raise ValueError("taylor_test needs a direction v or a generator rng to draw one")
-        v = rng.standard_normal(x.shape)
+        v = check_rng(rng).standard_normal(x.shape)
     v = np.asarray(v, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
     if v.shape != x.shape:
         raise ValueError(f"v must have the shape of x, {x.shape}; got shape {v.shape}")
+    if not np.all(np.isfinite(v)) or (v.size and not np.any(v)):
+        raise ValueError("v must be a finite, nonzero direction (along v = 0 every J passes)")
     f0 = np.asarray(f(x))
     Jv = np.asarray(_apply(J, np.ravel(v) if hasattr(J, "matvec") else v))
     if Jv.size != f0.size:
@@ -257,8 +268,12 @@ def adjoint_test(J, u=None, v=None, rng=None, rtol=None, name=""):
     dtype = np.dtype(getattr(J, "dtype", np.float64))
     if rtol is None:
         rtol = 1e-4 if dtype == np.float32 else 1e-10
+    # rtol = inf, or 1 and above, would pass any J
+    rtol = check_number(rtol, "rtol (relative error of the adjoint test)", low=0, high=1, high_open=True)
     if (u is None or v is None) and rng is None:
         raise ValueError("adjoint_test needs vectors u and v or a generator rng to draw them")
+    if rng is not None:
+        check_rng(rng)
     u = rng.standard_normal(m).astype(dtype) if u is None else np.ravel(u)
     v = rng.standard_normal(p).astype(dtype) if v is None else np.ravel(v)
     if u.size != m or v.size != p:

@@ -45,7 +45,7 @@ import scipy.fft as sfft
 import scipy.sparse as sp
 from numpy.lib.stride_tricks import as_strided
 
-from ._validation import check_positive_int, check_rng, check_vector, result_dtype
+from ._validation import check_float_dtype, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
 from .jacobian import FunctionJacobian, empty_jacobian
 from .layers import Layer
@@ -130,6 +130,19 @@ def _shift_matrix(s, a, periodic):
     return sp.csr_matrix((np.ones(keep.sum()), (i[keep], j[keep])), shape=(s, s))
 
 
+def _check_stencil(stencil):
+    """A finite 1-D or 2-D array of numbers."""
+    try:
+        stencil = np.asarray(stencil, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"stencil must be a 1-D or 2-D array of numbers; got {stencil!r}") from None
+    if stencil.ndim not in (1, 2):
+        raise ValueError(f"stencil must be 1-D or 2-D; got shape {stencil.shape}")
+    if not np.all(np.isfinite(stencil)):
+        raise ValueError(f"stencil must be finite; got {stencil}")
+    return stencil
+
+
 def conv_matrix(stencil, shape, boundary="periodic"):
     """Sparse matrix ``K`` of a single-channel convolution, ``vec(z) = K vec(y)``.
 
@@ -154,10 +167,8 @@ def conv_matrix(stencil, shape, boundary="periodic"):
     ``(S_a y)_i = y_{i-a}``.  For teaching and testing only: the layers never
     form ``K``.
     """
-    stencil = np.asarray(stencil, dtype=float)
+    stencil = _check_stencil(stencil)
     ndim = stencil.ndim
-    if ndim not in (1, 2):
-        raise ValueError(f"stencil must be 1-D or 2-D; got shape {stencil.shape}")
     shape = _as_tuple(shape, ndim, "shape")
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
@@ -200,7 +211,7 @@ def circulant_eigenvalues(stencil, shape):
     around index 0: entry ``theta_a`` sits at index ``a mod n``.  Placing it
     there is the linear map ``theta -> Q theta`` of the lecture notes.
     """
-    stencil = np.asarray(stencil, dtype=float)
+    stencil = _check_stencil(stencil)
     shape = _as_tuple(shape, stencil.ndim, "shape")
     _check_kernel(stencil.shape, shape, "stencil shape")
     first_column = np.zeros(shape)
@@ -357,6 +368,7 @@ class _Convolution:
         rng : numpy.random.Generator
         dtype : numpy dtype, default float64
         """
+        dtype = check_float_dtype(dtype)
         check_rng(rng)
         fan_in = self.c_in * math.prod(self.kernel_size)
         parts = [rng.standard_normal(self.n_stencil) / np.sqrt(fan_in)]
@@ -827,6 +839,7 @@ class _AvgPool:
 
     def init_params(self, rng, dtype=np.float64):
         """No parameters: an empty array (``rng`` is checked, not used)."""
+        dtype = check_float_dtype(dtype)
         check_rng(rng)
         return np.empty(0, dtype=dtype)
 

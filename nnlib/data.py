@@ -6,7 +6,8 @@ targets ``C`` are ``(n_targets_or_classes, n_examples)``.
 
 import numpy as np
 
-from ._validation import check_matrix, check_positive_int, check_rng
+from ._validation import (check_allocation, check_examples, check_int, check_matrix, check_nonnegative, check_nonnegative_int,
+                          check_positive_int, check_rng)
 
 __all__ = [
     "peaks_function",
@@ -28,7 +29,12 @@ def peaks_function(x, y):
     """MATLAB's ``peaks``: a sum of translated and scaled Gaussians on the plane.
 
     ``3 (1-x)^2 e^{-x^2-(y+1)^2} - 10 (x/5 - x^3 - y^5) e^{-x^2-y^2} - 1/3 e^{-(x+1)^2-y^2}``
+
+    ``x`` and ``y`` are numbers or arrays (lists too) of one shape.
     """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape; got {x.shape} and {y.shape}")
     return (
         3 * (1 - x) ** 2 * np.exp(-(x**2) - (y + 1) ** 2)
         - 10 * (x / 5 - x**3 - y**5) * np.exp(-(x**2) - y**2)
@@ -43,6 +49,8 @@ def peaks_thresholds(n_classes, grid_size=401):
     deterministic and the classes are balanced for uniformly drawn points.
     """
     n_classes = check_positive_int(n_classes, "n_classes")
+    grid_size = check_int(grid_size, "grid_size (points per axis)", 2)
+    check_allocation(grid_size * grid_size * 4, f"a grid of {grid_size} x {grid_size} points")
     t = np.linspace(-3, 3, grid_size)
     values = peaks_function(*np.meshgrid(t, t)).ravel()
     return np.quantile(values, np.arange(1, n_classes) / n_classes)
@@ -52,6 +60,7 @@ def one_hot(labels, n_classes):
     """One-hot matrix of shape ``(n_classes, n_examples)`` from integer labels."""
     labels = np.asarray(labels)
     n_classes = check_positive_int(n_classes, "n_classes")
+    check_allocation(n_classes * labels.size, f"a one-hot matrix of {n_classes} classes x {labels.size} examples")
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(f"labels must be a 1-D integer array; got shape {labels.shape}, dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
@@ -86,9 +95,9 @@ def peaks(n, rng, n_classes=None, noise=0.0):
         Regression targets or one-hot labels.
     """
     n = check_positive_int(n, "n")
+    check_allocation(4 * n, f"peaks data of {n} examples")
     check_rng(rng)
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a non-negative number; got {noise!r}")
+    noise = check_nonnegative(noise, "noise")
     Y = rng.uniform(-3.0, 3.0, size=(2, n))
     values = peaks_function(Y[0], Y[1])
     if n_classes is None:
@@ -103,6 +112,7 @@ def peaks(n, rng, n_classes=None, noise=0.0):
 def labels_from_one_hot(C):
     """Class index of each column of a one-hot (or probability) matrix."""
     C = check_matrix(C, "C")
+    check_examples(C.shape[1], "C")
     return np.argmax(C, axis=0)
 
 
@@ -253,8 +263,7 @@ def mnist1d_permutation(seed=0):
         ``perm`` such that the shuffled example is ``y[perm]``: position ``i``
         of the shuffled sequence holds position ``perm[i]`` of the original.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (of np.random.default_rng); got {seed!r}")
+    seed = check_nonnegative_int(seed, "seed (of np.random.default_rng)")
     return np.random.default_rng(int(seed)).permutation(MNIST1D_LENGTH)
 
 

@@ -30,7 +30,7 @@ not join unless it asks to.
 
 import numpy as np
 
-from ._validation import check_matrix, check_positive_int, check_rng, check_vector, result_dtype
+from ._validation import check_allocation, check_examples, check_float_dtype, check_matrix, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
 from .jacobian import FunctionJacobian, JacobianOperator, as_jacobian, empty_jacobian
 
@@ -110,6 +110,7 @@ class Layer:
         """Validate ``theta`` and ``Y``; return them as float arrays."""
         theta = check_vector(theta, "theta", self.n_params)
         Y = check_matrix(Y, "Y", n_rows=self.n_in)
+        check_examples(Y.shape[1], "Y")
         return theta, Y
 
     def output_shape(self, Y):
@@ -182,6 +183,8 @@ class Dense(Layer, register=True):
             Source of all randomness, e.g. ``np.random.default_rng(0)``.
         dtype : numpy dtype, default float64
         """
+        dtype = check_float_dtype(dtype)
+        check_allocation(2 * self.n_params, f"the parameters of {self!r}")
         check_rng(rng)
         K = rng.standard_normal((self.n_out, self.n_in)) / np.sqrt(self.n_in)
         b = rng.standard_normal(self.n_out)
@@ -426,6 +429,7 @@ class AppendOnes(Layer, register=True):
 
     def init_params(self, rng, dtype=np.float64):
         """No parameters: an empty array (``rng`` is checked, not used)."""
+        dtype = check_float_dtype(dtype)
         check_rng(rng)
         return np.empty(0, dtype=dtype)
 

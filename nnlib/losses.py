@@ -8,7 +8,7 @@
 
 import numpy as np
 
-from ._validation import check_matrix
+from ._validation import check_examples, check_matrix
 
 __all__ = [
     "Loss",
@@ -42,6 +42,7 @@ class Loss:
             raise ValueError(
                 f"C must have the shape of S, {S.shape} (targets x examples); got shape {C.shape}"
             )
+        check_examples(S.shape[1], "S")  # the loss is an average over the examples
         return S, C
 
     def check_direction(self, S, dS):
@@ -81,14 +82,30 @@ class LeastSquares(Loss):
         return dS / S.shape[1]
 
 
-def log_softmax(S):
-    """Column-wise ``log(softmax(S))``, stable for huge scores (log-sum-exp)."""
-    shifted = S - S.max(axis=0, keepdims=True)
+def _scores(S):
+    """Scores as a float matrix (classes x examples) with at least one class, all finite."""
+    S = check_matrix(S, "S")
+    if S.shape[0] < 1:
+        raise ValueError(f"S must have at least one row (class); got shape {S.shape}")
+    return S
+
+
+def _log_softmax(S):
+    """log-sum-exp: shifted by the column maximum, and differences that overflow (scores near
+    +-1e308) clamped to -max float, so the result stays finite (exp of it is 0)."""
+    with np.errstate(over="ignore"):
+        shifted = S - S.max(axis=0, keepdims=True)
+    np.maximum(shifted, -np.finfo(shifted.dtype).max, out=shifted)
     return shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
 
 
+def log_softmax(S):
+    """Column-wise ``log(softmax(S))`` of a finite matrix ``S`` (classes x examples), stable for huge scores."""
+    return _log_softmax(_scores(S))
+
+
 def softmax(S):
-    """Column-wise softmax ``exp(S_ij) / sum_k exp(S_kj)``, never overflowing."""
+    """Column-wise softmax ``exp(S_ij) / sum_k exp(S_kj)`` of a finite matrix ``S``, never overflowing."""
     return np.exp(log_softmax(S))
 
 
@@ -131,17 +148,23 @@ class SoftmaxCrossEntropy(Loss):
     def value(self, S, C):
         """The loss ``E(S, C)``, a float."""
         S, C = self.check_input(S, C)
-        return -float(np.sum(C * log_softmax(S))) / S.shape[1]
+        log_p = _log_softmax(S)
+        with np.errstate(over="ignore"):
+            total = -float(np.sum(C * log_p))
+        if not np.isfinite(total):  # scores near +-1e308: average before summing to stay finite
+            total = -float(np.sum(C * (log_p / S.shape[1]))) * S.shape[1]
+            return total / S.shape[1] if np.isfinite(total) else -float(np.sum(C * (log_p / S.shape[1])))
+        return total / S.shape[1]
 
     def gradient(self, S, C):
         """The gradient ``dE/dS``, of the shape of ``S``."""
         S, C = self.check_input(S, C)
-        return (softmax(S) - C) / S.shape[1]
+        return (np.exp(_log_softmax(S)) - C) / S.shape[1]
 
     def hessian_matvec(self, S, C, dS):
         """The Hessian of ``E`` in ``S`` applied to ``dS``, of the shape of ``S``."""
         S, C = self.check_input(S, C)
         dS = self.check_direction(S, dS)
-        P = softmax(S)
+        P = np.exp(_log_softmax(S))
         PdS = P * dS
         return (PdS - P * PdS.sum(axis=0, keepdims=True)) / S.shape[1]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import check_int, check_positive_int
 from .conv import Conv1D
 from .data import mnist1d
 from .layers import AppendOnes, Dense
@@ -83,8 +83,7 @@ def mnist1d_network(name, length=40, channels=25, width=100):
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}; got {name!r}")
     for label, value in (("length", length), ("channels", channels), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{label} must be a positive integer; got {value!r}")
+        check_positive_int(value, label)
     if name == "linear":
         return AppendOnes(length)
     if name == "mlp":
@@ -192,8 +191,7 @@ def mnist1d_problem(model, seed=0, shuffle=False, validation=0, split_seed=0, re
     -------
     Mnist1DProblem
     """
-    if isinstance(validation, bool) or not isinstance(validation, (int, np.integer)) or not 0 <= validation < 4000:
-        raise ValueError(f"validation must be an integer between 0 and 3999 (examples held out); got {validation!r}")
+    validation = check_int(validation, "validation (examples held out)", 0, 3999)
     Y, C, Y_test, C_test = mnist1d(shuffle=shuffle) if data is None else data
     if validation:
         order = np.random.default_rng(split_seed).permutation(Y.shape[1])

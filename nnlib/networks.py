@@ -20,7 +20,7 @@ differentiation) and ``J^T w`` runs backward (backpropagation).
 
 import numpy as np
 
-from ._validation import check_rng, result_dtype
+from ._validation import check_float_dtype, check_positive, check_rng, result_dtype
 from .jacobian import FunctionJacobian, as_jacobian
 from .layers import Dense, Layer
 
@@ -106,6 +106,7 @@ class Sequential(Layer, register=True):
         rng : numpy.random.Generator
         dtype : numpy dtype, default float64
         """
+        dtype = check_float_dtype(dtype)
         check_rng(rng)
         return np.concatenate([np.asarray(layer.init_params(rng), dtype=dtype) for layer in self.layers])
 
@@ -205,8 +206,7 @@ class Residual(Layer, register=True):
             raise ValueError(
                 f"a residual layer must keep the shape: expected n_out == n_in = {layer.n_in}, got n_out = {layer.n_out}"
             )
-        if isinstance(step, bool) or not isinstance(step, (int, float, np.floating, np.integer)) or not np.isfinite(step) or step <= 0:
-            raise ValueError(f"step must be a positive finite number; got {step!r}")
+        step = check_positive(step, "step")
         self.layer = layer
         self.step = float(step)
         self.n_in = self.n_out = int(layer.n_in)
@@ -227,6 +227,7 @@ class Residual(Layer, register=True):
 
     def init_params(self, rng, dtype=np.float64):
         """The wrapped layer's ``init_params(rng)``."""
+        dtype = check_float_dtype(dtype)
         return np.asarray(self.layer.init_params(rng), dtype=dtype)
 
     def forward(self, theta, Y):

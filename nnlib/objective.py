@@ -47,7 +47,7 @@ import numbers
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import check_matrix, check_rng, check_vector
+from ._validation import check_examples, check_int, check_matrix, check_nonnegative, check_rng, check_vector
 from .jacobian import as_jacobian
 from .layers import Layer
 from .losses import LeastSquares, Loss
@@ -83,8 +83,7 @@ def subsample(Y, C, sample_size, rng):
     Y = check_matrix(Y, "Y")
     C = check_matrix(C, "C", n_cols=Y.shape[1])
     n = Y.shape[1]
-    if isinstance(sample_size, bool) or not isinstance(sample_size, (int, np.integer)) or not 1 <= sample_size <= n:
-        raise ValueError(f"sample_size must be an integer between 1 and n = {n}; got {sample_size!r}")
+    sample_size = check_int(sample_size, f"sample_size (at most n = {n})", 1, n)
     check_rng(rng)
     columns = np.sort(rng.choice(n, size=int(sample_size), replace=False))
     return Y[:, columns], C[:, columns]
@@ -98,12 +97,6 @@ def backward_outer(J, W, G):
 def forward_outer(J, W, v, shape=None):
     """``W mat(J v)``: the scores moved by ``v`` (:meth:`~nnlib.jacobian.JacobianOperator.matvec_outer`)."""
     return J.matvec_outer(W, v)
-
-
-def _check_weight(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number; got {value!r}")
-    return float(value)
 
 
 class _Features:
@@ -192,6 +185,7 @@ class LinearHeadObjective:
         if not isinstance(loss, Loss):
             raise TypeError(f"loss must be an nnlib Loss (e.g. LeastSquares()); got {type(loss).__name__}")
         Y = check_matrix(Y, "Y", n_rows=layer.n_in)
+        check_examples(Y.shape[1], "Y")
         C = check_matrix(C, "C")
         if C.shape[1] != Y.shape[1]:
             raise ValueError(
@@ -207,8 +201,8 @@ class LinearHeadObjective:
         self.loss = loss
         self.Y = Y
         self.C = C
-        self.reg_theta = _check_weight(reg_theta, "reg_theta")
-        self.reg_W = _check_weight(reg_W, "reg_W")
+        self.reg_theta = check_nonnegative(reg_theta, "reg_theta")
+        self.reg_W = check_nonnegative(reg_W, "reg_W")
         self.n_theta = int(layer.n_params)
         self.W_shape = (C.shape[0], int(layer.n_out))
         self.n_params = self.n_theta + self.W_shape[0] * self.W_shape[1]
@@ -337,6 +331,9 @@ class LinearHeadObjective:
         batch = np.asarray(batch)
         if batch.ndim != 1 or batch.dtype.kind not in "iu" or batch.size == 0:
             raise ValueError(f"batch must be a non-empty 1-D array of example indices; got {batch!r}")
+        if batch.min() < 0 or batch.max() >= self.n_examples:
+            raise ValueError(f"batch indices must lie in [0, {self.n_examples - 1}] (the training examples); "
+                             f"got the range [{batch.min()}, {batch.max()}]")
         theta, W = self.split(x)
         Y, C = self.Y[:, batch], self.C[:, batch]
         fraction = batch.size / self.n_examples

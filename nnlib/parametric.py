@@ -25,7 +25,8 @@ as a ``scipy.sparse`` matrix for small ``n`` (for teaching and testing);
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import check_matrix, check_positive_int, check_rng, check_vector, result_dtype
+from ._validation import (check_allocation, check_float_dtype, check_matrix, check_positive_int, check_rng,
+                          check_vector, result_dtype)
 from .activations import get_activation
 from .jacobian import FunctionJacobian
 from .layers import Layer
@@ -106,6 +107,8 @@ class ParametricKernel:
         self.kind = _check_kind(kind)
         self.n = check_positive_int(n, "n")
         n = self.n
+        if kind != "diagonal":  # index arrays of about 4 n^2 entries (int64, float64)
+            check_allocation(8 * n * n, f"a {kind} kernel with n = {n}")
         if kind == "diagonal":
             d = np.arange(n)
             self.rows, self.cols, self.index = d, d, d
@@ -160,6 +163,7 @@ class ParametricKernel:
 
     def init_params(self, rng, dtype=np.float64):
         """Draw ``theta``: N(0, 1) (diagonal), N(0, 1/n) (antisymmetric), U(0, 1/(n-1)) >= 0 (M-matrix)."""
+        dtype = check_float_dtype(dtype)
         check_rng(rng)
         p = self.n_params
         if self.kind == "diagonal":
@@ -306,6 +310,7 @@ class ParametricDense(Layer, register=True):
 
     def init_params(self, rng, dtype=np.float64):
         """Draw ``theta_K`` as :meth:`ParametricKernel.init_params` and ``b`` from N(0, 1)."""
+        dtype = check_float_dtype(dtype)
         theta_K = self.kernel.init_params(rng)
         b = rng.standard_normal(self.n_out) if self.bias else np.empty(0)
         return np.concatenate([theta_K, b]).astype(dtype)

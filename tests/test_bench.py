@@ -80,7 +80,7 @@ def test_data_file_is_used(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["peaks", "--solver", "sgd", "--batch-size", "100", *TINY], "must not exceed the number of training examples"),
+        (["peaks", "--solver", "sgd", "--batch-size", "100", *TINY], "training examples) must be an integer in"),
         (["peaks", "--lr", "-1", *TINY], "expected a positive number"),
         (["peaks", "--max-iter", "-1"], "expected a non-negative integer"),
         (["peaks", "--solver", "newton"], "invalid choice"),
@@ -199,8 +199,8 @@ def test_median_counts_runs_that_never_reach_the_target_as_infinitely_slow():
         (["mnist1d", "--model", "vgg"], "invalid choice"),
         (["mnist1d", "--solver", "steepest"], "invalid choice"),
         (["mnist1d", "--target-accuracy", "94"], "expected a number in (0, 1]"),
-        (["mnist1d", "--validation", "4000", "--max-iter", "1"], "validation must be an integer between 0 and 3999"),
-        (["mnist1d", "--batch-size", "5000", "--max-iter", "1"], "must not exceed the number of training examples"),
+        (["mnist1d", "--validation", "4000", "--max-iter", "1"], "validation (examples held out) must be an integer in"),
+        (["mnist1d", "--batch-size", "5000", "--max-iter", "1"], "training examples) must be an integer in"),
         (["mnist1d-race", "--validation", "0"], "expected a positive integer"),
     ],
 )

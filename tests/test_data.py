@@ -226,9 +226,9 @@ def test_mnist1d_reads_an_intact_copy_and_reports_a_missing_one(tmp_path):
     [
         pytest.param({"shuffle": "yes"}, r"shuffle must be True or False; got 'yes' \(str\)", id="shuffle-str"),
         pytest.param({"shuffle": 1}, r"shuffle must be True or False; got 1 \(int\)", id="shuffle-int"),
-        pytest.param({"shuffle": True, "seed": -1}, "seed must be a non-negative integer.*got -1", id="seed<0"),
-        pytest.param({"shuffle": True, "seed": 1.5}, "seed must be a non-negative integer.*got 1.5", id="seed-float"),
-        pytest.param({"shuffle": True, "seed": None}, "seed must be a non-negative integer.*got None", id="seed-None"),
+        pytest.param({"shuffle": True, "seed": -1}, r"seed \(of np.random.default_rng\) must be a non-negative integer.*got -1", id="seed<0"),
+        pytest.param({"shuffle": True, "seed": 1.5}, r"seed \(of np.random.default_rng\) must be a non-negative integer.*got 1.5", id="seed-float"),
+        pytest.param({"shuffle": True, "seed": None}, r"seed \(of np.random.default_rng\) must be a non-negative integer.*got None", id="seed-None"),
     ],
 )
 def test_mnist1d_rejects_bad_arguments(kwargs, needle):

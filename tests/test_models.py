@@ -79,7 +79,7 @@ def test_validation_split_is_fixed_and_disjoint_from_training():
     assert not np.array_equal(a.x0, b.x0)
     test = mnist1d_problem("linear")
     assert test.evaluation == "test" and test.objective.n_examples == 4000 and test.Y_eval.shape == (40, 1000)
-    with pytest.raises(ValueError, match="validation must be an integer between 0 and 3999"):
+    with pytest.raises(ValueError, match=r"validation \(examples held out\) must be an integer in"):
         mnist1d_problem("linear", validation=-1)
 
 

@@ -118,7 +118,7 @@ def test_sample_average_approximation_subsamples_once():
     assert objective.n_examples == 20
     Ys, Cs = subsample(Y, C, 20, np.random.default_rng(5))
     assert np.array_equal(objective.Y, Ys) and np.array_equal(objective.C, Cs)
-    with pytest.raises(ValueError, match="sample_size must be an integer between 1 and n = 50"):
+    with pytest.raises(ValueError, match=r"sample_size \(at most n = 50\) must be an integer in"):
         subsample(Y, C, 51, rng)
     with pytest.raises(ValueError, match="rng is only used"):
         SingleLayerObjective(Dense(3, 4), LeastSquares(), Y, C, rng=rng)

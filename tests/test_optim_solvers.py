@@ -135,7 +135,7 @@ def test_stochastic_runs_are_deterministic(peaks_problem):
     [
         (lambda o, x: sgd(o, x, learning_rate=0.0), "learning_rate must be a positive"),
         (lambda o, x: adam(o, x, learning_rate=-1e-3), "learning_rate must be a positive"),
-        (lambda o, x: sgd(o, x, batch_size=201, rng=np.random.default_rng(0)), "must not exceed the number of training examples, 200"),
+        (lambda o, x: sgd(o, x, batch_size=201, rng=np.random.default_rng(0)), r"training examples\) must be an integer in \[1, 200\]"),
         (lambda o, x: sgd(o, x, batch_size=10), "rng must be a numpy.random.Generator"),
         (lambda o, x: sgd(o, x, momentum=1.0), r"momentum must lie in \[0, 1\)"),
         (lambda o, x: adam(o, x, max_iter=-1), "max_iter must be a non-negative integer"),

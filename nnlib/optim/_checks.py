@@ -1,17 +1,17 @@
 """Validation of solver settings: every bad setting is a ValueError that says why."""
 
-import numbers
-
 import numpy as np
 
-from .._validation import check_rng  # noqa: F401  -- re-exported for the solvers
-
-
-def check_positive(value, name):
-    """A finite number > 0, such as a learning rate or an initial step."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-    return float(value)
+# The number checks live in the one validation module; re-exported here for the solvers.
+from .._validation import (  # noqa: F401
+    check_nonnegative,
+    check_nonnegative_int,
+    check_open_unit,
+    check_positive,
+    check_rng,
+    check_number,
+    check_unit_interval,
+)
 
 
 def check_learning_rate(learning_rate):
@@ -27,41 +27,14 @@ def check_learning_rate(learning_rate):
     return lambda k: eta
 
 
-def check_nonnegative(value, name):
-    """A finite number >= 0, such as a tolerance or a regularization weight."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number; got {value!r}")
-    return float(value)
-
-
-def check_open_unit(value, name):
-    """A number in (0, 1), such as Armijo's c1 or a backtracking factor."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"{name} must lie strictly between 0 and 1; got {value!r}")
-    return float(value)
-
-
-def check_unit_interval(value, name):
-    """A number in [0, 1), such as a momentum coefficient."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{name} must lie in [0, 1); got {value!r}")
-    return float(value)
-
-
 def check_max_iter(value, name="max_iter"):
     """A non-negative integer iteration budget."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
-    return int(value)
+    return check_nonnegative_int(value, name)
 
 
 def check_target(value):
     """``None`` or a finite number."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"target_loss must be a finite number or None; got {value!r}")
-    return float(value)
+    return None if value is None else check_number(value, "target_loss")
 
 
 def check_objective(objective, needs=("value", "value_and_gradient")):

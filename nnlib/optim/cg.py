@@ -98,6 +98,8 @@ def conjugate_gradient(A, b, x0=None, rtol=1e-2, max_iter=None):
     b = np.asarray(b)
     if b.ndim != 1:
         raise ValueError(f"b must be a 1-D array; got shape {b.shape}")
+    if not np.all(np.isfinite(b)):
+        raise ValueError("b must be finite; it contains NaN or infinite entries (a NaN gradient upstream?)")
     n = b.size
     shape = getattr(A, "shape", None)
     if shape is not None and tuple(shape) != (n, n):
@@ -112,6 +114,8 @@ def conjugate_gradient(A, b, x0=None, rtol=1e-2, max_iter=None):
         x = np.array(x0, dtype=np.result_type(np.asarray(x0).dtype, b.dtype, np.float32))
         if x.shape != b.shape:
             raise ValueError(f"x0 must have the shape of b, {b.shape}; got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x0 must be finite")
         r = b - matvec(x)
     threshold = rtol * np.linalg.norm(b)
     rr = float(r @ r)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._validation import check_int
 from ._checks import (
     check_learning_rate,
     check_max_iter,
@@ -28,11 +29,7 @@ def check_batch_size(batch_size, objective):
     n = objective.n_examples
     if batch_size is None:
         return n
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None (full batch); got {batch_size!r}")
-    if batch_size > n:
-        raise ValueError(f"batch_size must not exceed the number of training examples, {n}; got {batch_size}")
-    return int(batch_size)
+    return check_int(batch_size, f"batch_size (None: the full batch of {n} training examples)", 1, n)
 
 
 def minibatches(n_examples, batch_size, rng):
