@@ -8,8 +8,21 @@ Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
 Data matrices are ``(n_features, n_examples)``.
 """
 
-from . import (activations, checks, conv, data, exercises, layers, losses, networks, objective, optim, parametric,
-               report, threads)
+from . import (
+               activations,
+               checks,
+               conv,
+               data,
+               exercises,
+               layers,
+               losses,
+               networks,
+               objective,
+               optim,
+               parametric,
+               report,
+               threads,
+)
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy

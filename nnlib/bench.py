@@ -56,17 +56,17 @@ their wall time.  Invalid settings print a message and exit with status 2.
 
 import argparse
 import json
-import zipfile
 import sys
+import zipfile
 
 import numpy as np
 
+from . import threads
 from .data import mnist1d, peaks
 from .layers import Dense
 from .losses import LeastSquares, SoftmaxCrossEntropy
 from .models import MODELS, AccuracyMonitor, mnist1d_problem
 from .objective import LinearHeadObjective
-from . import threads
 from .optim import adam, gauss_newton, sgd, steepest_descent, varpro
 from .threads import pass_size, thread_settings
 

@@ -6,8 +6,16 @@ targets ``C`` are ``(n_targets_or_classes, n_examples)``.
 
 import numpy as np
 
-from ._validation import (check_allocation, check_examples, check_int, check_matrix, check_nonnegative, check_nonnegative_int,
-                          check_positive_int, check_rng)
+from ._validation import (
+    check_allocation,
+    check_examples,
+    check_int,
+    check_matrix,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive_int,
+    check_rng,
+)
 
 __all__ = [
     "peaks_function",

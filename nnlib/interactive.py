@@ -215,8 +215,8 @@ class InteractiveFigure:
 def _live_kernel():
     """True inside an IPython kernel that has ipywidgets available."""
     try:
-        from IPython import get_ipython
         import ipywidgets  # noqa: F401
+        from IPython import get_ipython
     except ImportError:
         return False
     shell = get_ipython()

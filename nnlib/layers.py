@@ -30,7 +30,16 @@ not join unless it asks to.
 
 import numpy as np
 
-from ._validation import check_allocation, check_examples, check_float_dtype, check_matrix, check_positive_int, check_rng, check_vector, result_dtype
+from ._validation import (
+    check_allocation,
+    check_examples,
+    check_float_dtype,
+    check_matrix,
+    check_positive_int,
+    check_rng,
+    check_vector,
+    result_dtype,
+)
 from .activations import get_activation
 from .jacobian import FunctionJacobian, JacobianOperator, as_jacobian, empty_jacobian
 

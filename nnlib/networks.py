@@ -128,9 +128,9 @@ class Sequential(Layer, register=True):
         dtype = result_dtype(theta, Y)
         A, B = [], []
         state = Y
-        for l, (layer, theta_l) in enumerate(zip(self.layers, self.split_params(theta))):
+        for k, (layer, theta_l) in enumerate(zip(self.layers, self.split_params(theta))):
             # the input of the first layer is the data: its J_Y is never applied
-            state, J_theta, J_Y = layer.forward_and_jacobians(theta_l, state, need_input=l > 0)
+            state, J_theta, J_Y = layer.forward_and_jacobians(theta_l, state, need_input=k > 0)
             A.append(J_theta)
             B.append(J_Y)
         offsets = self.offsets
@@ -138,17 +138,17 @@ class Sequential(Layer, register=True):
         def matvec(v):
             v = np.ravel(v)
             dY = A[0].matvec(v[offsets[0] : offsets[1]])
-            for l in range(1, len(A)):
-                dY = B[l].matvec(dY) + A[l].matvec(v[offsets[l] : offsets[l + 1]])
+            for k in range(1, len(A)):
+                dY = B[k].matvec(dY) + A[k].matvec(v[offsets[k] : offsets[k + 1]])
             return dY
 
         def rmatvec(w):
             G = np.ravel(w)
             grads = [None] * len(A)
-            for l in range(len(A) - 1, -1, -1):
-                grads[l] = np.ravel(A[l].rmatvec(G))
-                if l > 0:
-                    G = np.ravel(B[l].rmatvec(G))
+            for k in range(len(A) - 1, -1, -1):
+                grads[k] = np.ravel(A[k].rmatvec(G))
+                if k > 0:
+                    G = np.ravel(B[k].rmatvec(G))
             return np.concatenate(grads)
 
         return state, FunctionJacobian((state.size, self.n_params), matvec, rmatvec, dtype, state.shape)

@@ -42,7 +42,6 @@ value, a gradient and a Gauss-Newton operator at the same point share one
 forward pass.
 """
 
-import numbers
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator

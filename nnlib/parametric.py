@@ -25,8 +25,15 @@ as a ``scipy.sparse`` matrix for small ``n`` (for teaching and testing);
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import (check_allocation, check_float_dtype, check_matrix, check_positive_int, check_rng,
-                          check_vector, result_dtype)
+from ._validation import (
+    check_allocation,
+    check_float_dtype,
+    check_matrix,
+    check_positive_int,
+    check_rng,
+    check_vector,
+    result_dtype,
+)
 from .activations import get_activation
 from .jacobian import FunctionJacobian
 from .layers import Layer

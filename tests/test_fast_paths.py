@@ -13,10 +13,9 @@ wrapper below only delegates.
 
 import numpy as np
 import pytest
-from scipy.sparse.linalg import LinearOperator
-from scipy.sparse.linalg import aslinearoperator
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-from nnlib import Layer, Dense, LeastSquares, SoftmaxCrossEntropy
+from nnlib import Dense, Layer, LeastSquares, SoftmaxCrossEntropy
 from nnlib.activations import ACTIVATIONS
 from nnlib.data import one_hot, peaks
 from nnlib.objective import SingleLayerObjective

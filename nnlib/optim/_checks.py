@@ -6,10 +6,10 @@ import numpy as np
 from .._validation import (  # noqa: F401
     check_nonnegative,
     check_nonnegative_int,
+    check_number,
     check_open_unit,
     check_positive,
     check_rng,
-    check_number,
     check_unit_interval,
 )
 

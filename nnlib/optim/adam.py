@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from ..threads import with_threads_by_size
 from ._checks import check_learning_rate, check_open_unit, check_positive
 from .sgd import run_first_order
-from ..threads import with_threads_by_size
 
 __all__ = [
     "adam",

@@ -2,12 +2,12 @@
 
 import numpy as np
 
+from ..threads import with_threads_by_size
 from ._checks import check_max_iter, check_nonnegative, check_objective, check_start, check_target
 from .cg import conjugate_gradient
 from .descent import Step, descent_loop
 from .levenberg_marquardt import levenberg_marquardt
 from .linesearch import armijo
-from ..threads import with_threads_by_size
 
 __all__ = [
     "gauss_newton",

@@ -3,9 +3,9 @@
 import numpy as np
 import scipy.linalg
 
+from ..threads import with_threads_by_size
 from ._checks import check_max_iter, check_nonnegative, check_objective, check_open_unit, check_start, check_target
 from .descent import Step, descent_loop
-from ..threads import with_threads_by_size
 
 __all__ = [
     "levenberg_marquardt",

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._validation import check_int
+from ..threads import with_threads_by_size
 from ._checks import (
     check_learning_rate,
     check_max_iter,
@@ -14,7 +15,6 @@ from ._checks import (
     check_unit_interval,
 )
 from .result import Recorder, Status, diverged_detail, nan_gradient_detail
-from ..threads import with_threads_by_size
 
 __all__ = [
     "check_batch_size",

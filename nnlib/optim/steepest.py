@@ -1,11 +1,10 @@
 """Steepest descent with an Armijo line search."""
 
-import numpy as np
 
+from ..threads import with_threads_by_size
 from ._checks import check_max_iter, check_nonnegative, check_objective, check_positive, check_start, check_target
 from .descent import Step, descent_loop
 from .linesearch import armijo
-from ..threads import with_threads_by_size
 
 __all__ = [
     "steepest_descent",

@@ -5,13 +5,13 @@ from scipy.sparse.linalg import LinearOperator
 
 from ..losses import LeastSquares, SoftmaxCrossEntropy
 from ..objective import LinearHeadObjective, backward_outer, forward_outer
+from ..threads import with_threads_by_size
 from ._checks import check_max_iter, check_nonnegative
 from .gauss_newton import gauss_newton
 from .inner import SoftmaxNewton, SoftmaxNewtonCG, solve_least_squares
 from .levenberg_marquardt import levenberg_marquardt
 from .result import check_callback
 from .steepest import steepest_descent
-from ..threads import with_threads_by_size
 
 __all__ = [
     "NEWTON_MAX_UNKNOWNS",
