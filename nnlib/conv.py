@@ -47,8 +47,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._validation import check_float_dtype, check_positive_int, check_rng, check_vector, result_dtype
 from .activations import get_activation
-from .jacobian import FunctionJacobian, empty_jacobian
-from .layers import Layer
+from .jacobian import FunctionJacobian
+from .layers import Layer, ParameterFreeLayer
 
 __all__ = [
     "BOUNDARIES",
@@ -837,12 +837,6 @@ class _AvgPool:
     def __repr__(self):
         return f"{type(self).__name__}(channels={self.channels}, shape={self.shape}, pool={self.pool})"
 
-    def init_params(self, rng, dtype=np.float64):
-        """No parameters: an empty array (``rng`` is checked, not used)."""
-        dtype = check_float_dtype(dtype)
-        check_rng(rng)
-        return np.empty(0, dtype=dtype)
-
     def _blocks(self, n):
         """Shape ``(c, s_1/p_1, p_1, ..., n)`` that exposes the pooling windows."""
         split = ()
@@ -867,11 +861,6 @@ class _AvgPool:
         """Window averages, shape ``(n_out, n_examples)``."""
         theta, Y = self.check_input(theta, Y)
         return self._pool(Y.astype(result_dtype(theta, Y), copy=False))
-
-    def jacobian_params(self, theta, Y):
-        """The empty ``(Z.size, 0)`` operator: pooling has no parameters."""
-        theta, Y = self.check_input(theta, Y)
-        return empty_jacobian((self.n_out, Y.shape[1]), result_dtype(theta, Y))
 
     def jacobian_input(self, theta, Y):
         """The pooling matrix itself (the layer is linear), as a :class:`~nnlib.jacobian.JacobianOperator`."""
@@ -902,7 +891,7 @@ _POOL_NOTES = """
 """
 
 
-class AvgPool1D(_AvgPool, Layer, register=True):
+class AvgPool1D(_AvgPool, ParameterFreeLayer, register=True):
     __doc__ = (
     """Average pooling of 1-D multi-channel signals over windows of ``pool`` points.
 
@@ -923,7 +912,7 @@ class AvgPool1D(_AvgPool, Layer, register=True):
         return [(cls(1, 4), 3), (cls(2, 9, 3), 2)]
 
 
-class AvgPool2D(_AvgPool, Layer, register=True):
+class AvgPool2D(_AvgPool, ParameterFreeLayer, register=True):
     __doc__ = (
     """Average pooling of images over non-overlapping ``pool`` windows.
 

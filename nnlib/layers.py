@@ -48,6 +48,7 @@ __all__ = [
     "Dense",
     "DenseJacobian",
     "AppendOnes",
+    "ParameterFreeLayer",
 ]
 
 
@@ -125,6 +126,27 @@ class Layer:
     def output_shape(self, Y):
         """Shape of ``forward(theta, Y)``."""
         return (self.n_out, np.shape(Y)[1])
+
+
+class ParameterFreeLayer(Layer):
+    """Base class of layers without parameters (``n_params = 0``): pooling, appending a constant.
+
+    ``init_params`` returns an empty array and ``jacobian_params`` the empty
+    ``(Z.size, 0)`` operator; subclasses implement ``forward`` and ``jacobian_input``.
+    """
+
+    n_params = 0
+
+    def init_params(self, rng, dtype=np.float64):
+        """No parameters: an empty array (``rng`` is checked, not used)."""
+        dtype = check_float_dtype(dtype)
+        check_rng(rng)
+        return np.empty(0, dtype=dtype)
+
+    def jacobian_params(self, theta, Y):
+        """The empty ``(Z.size, 0)`` operator: the layer has no parameters."""
+        theta, Y = self.check_input(theta, Y)
+        return empty_jacobian(self.output_shape(Y), result_dtype(theta, Y))
 
 
 class Dense(Layer, register=True):
@@ -403,7 +425,7 @@ class DenseJacobian(JacobianOperator):
         return rows
 
 
-class AppendOnes(Layer, register=True):
+class AppendOnes(ParameterFreeLayer, register=True):
     """A constant feature: ``Z = [Y; 1^T]``, no parameters.
 
     Put last in a network whose features feed the linear last layer of
@@ -423,8 +445,6 @@ class AppendOnes(Layer, register=True):
     ``J_Y^T W`` drops the last row of ``W``.
     """
 
-    n_params = 0
-
     def __init__(self, n_in):
         self.n_in = check_positive_int(n_in, "n_in")
         self.n_out = self.n_in + 1
@@ -436,12 +456,6 @@ class AppendOnes(Layer, register=True):
     def test_cases(cls):
         return [(cls(3), 4), (cls(1), 1)]
 
-    def init_params(self, rng, dtype=np.float64):
-        """No parameters: an empty array (``rng`` is checked, not used)."""
-        dtype = check_float_dtype(dtype)
-        check_rng(rng)
-        return np.empty(0, dtype=dtype)
-
     def forward(self, theta, Y):
         """``[Y; 1^T]``, shape ``(n_in + 1, n_examples)``."""
         theta, Y = self.check_input(theta, Y)
@@ -449,11 +463,6 @@ class AppendOnes(Layer, register=True):
         Z = np.ones((self.n_out, Y.shape[1]), dtype=dtype)
         Z[: self.n_in] = Y
         return Z
-
-    def jacobian_params(self, theta, Y):
-        """The empty ``(Z.size, 0)`` operator: the layer has no parameters."""
-        theta, Y = self.check_input(theta, Y)
-        return empty_jacobian((self.n_out, Y.shape[1]), result_dtype(theta, Y))
 
     def jacobian_input(self, theta, Y):
         """``V -> [V; 0]`` and ``W -> W[:n_in]`` as a :class:`~nnlib.jacobian.JacobianOperator`."""

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_max_iter, check_nonnegative, check_objective, check_start, check_target
 from .result import Recorder, Status, diverged_detail, nan_gradient_detail
 
 __all__ = [
     "Step",
     "descent_loop",
+    "descent_settings",
 ]
 
 
@@ -25,6 +27,16 @@ class Step:
     x: np.ndarray
     length: float
     inner_iter: int = 0
+
+
+def descent_settings(objective, x0, max_iter, gtol, gtol_abs, target_loss, needs=("value", "value_and_gradient")):
+    """The settings every descent method takes, validated: ``(objective, x, max_iter, gtol, gtol_abs, target_loss)``.
+
+    ``x`` is a float copy of ``x0``; ``needs`` names the methods the objective must offer.
+    """
+    objective = check_objective(objective, needs=needs)
+    return (objective, check_start(x0, objective), check_max_iter(max_iter), check_nonnegative(gtol, "gtol"),
+            check_nonnegative(gtol_abs, "gtol_abs"), check_target(target_loss))
 
 
 def descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback=None):

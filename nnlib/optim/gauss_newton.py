@@ -3,9 +3,9 @@
 import numpy as np
 
 from ..threads import with_threads_by_size
-from ._checks import check_max_iter, check_nonnegative, check_objective, check_start, check_target
+from ._checks import check_max_iter, check_nonnegative
 from .cg import conjugate_gradient
-from .descent import Step, descent_loop
+from .descent import Step, descent_loop, descent_settings
 from .levenberg_marquardt import levenberg_marquardt
 from .linesearch import armijo
 
@@ -102,12 +102,8 @@ def gauss_newton(
                                    gtol_abs=gtol_abs, callback=callback)
     if damping not in ("levenberg", "marquardt"):
         raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}")
-    objective = check_objective(objective, needs=("value", "value_and_gradient", "gauss_newton_operator"))
-    x = check_start(x0, objective)
-    max_iter = check_max_iter(max_iter)
-    gtol = check_nonnegative(gtol, "gtol")
-    gtol_abs = check_nonnegative(gtol_abs, "gtol_abs")
-    target_loss = check_target(target_loss)
+    objective, x, max_iter, gtol, gtol_abs, target_loss = descent_settings(
+        objective, x0, max_iter, gtol, gtol_abs, target_loss, needs=("value", "value_and_gradient", "gauss_newton_operator"))
     cg_rtol = check_nonnegative(cg_rtol, "cg_rtol")
     cg_max_iter = check_max_iter(cg_max_iter, "cg_max_iter")
     operator_options = {} if coupling else {"coupling": False}

@@ -4,8 +4,8 @@ import numpy as np
 import scipy.linalg
 
 from ..threads import with_threads_by_size
-from ._checks import check_max_iter, check_nonnegative, check_objective, check_open_unit, check_start, check_target
-from .descent import Step, descent_loop
+from ._checks import check_max_iter, check_open_unit
+from .descent import Step, descent_loop, descent_settings
 
 __all__ = [
     "levenberg_marquardt",
@@ -76,18 +76,14 @@ def levenberg_marquardt(
     avoids long runs of tiny steps.  A trial costs one factorization of the
     small matrix and one evaluation of ``f``.
     """
-    objective = check_objective(objective, needs=("value", "value_and_gradient"))
+    objective, x, max_iter, gtol, gtol_abs, target_loss = descent_settings(objective, x0, max_iter, gtol, gtol_abs,
+                                                                           target_loss)
     if not callable(getattr(objective, "gauss_newton_matrix", None)):
         raise ValueError(
             f"Levenberg-Marquardt needs objective.gauss_newton_matrix; {type(objective).__name__} has none"
         )
     if damping not in ("levenberg", "marquardt"):
         raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}")
-    x = check_start(x0, objective)
-    max_iter = check_max_iter(max_iter)
-    gtol = check_nonnegative(gtol, "gtol")
-    gtol_abs = check_nonnegative(gtol_abs, "gtol_abs")
-    target_loss = check_target(target_loss)
     accept = check_open_unit(accept, "accept")
     max_trials = check_max_iter(max_trials, "max_trials")
     matrix_options = {} if coupling else {"coupling": False}

@@ -2,8 +2,8 @@
 
 
 from ..threads import with_threads_by_size
-from ._checks import check_max_iter, check_nonnegative, check_objective, check_positive, check_start, check_target
-from .descent import Step, descent_loop
+from ._checks import check_positive
+from .descent import Step, descent_loop, descent_settings
 from .linesearch import armijo
 
 __all__ = [
@@ -58,13 +58,9 @@ def steepest_descent(
     eigenvalues in ``[mu, L]`` the error falls like ``((L - mu)/(L + mu))^k``
     with exact steps: slow when the problem is ill-conditioned.
     """
-    objective = check_objective(objective)
-    x = check_start(x0, objective)
-    max_iter = check_max_iter(max_iter)
+    objective, x, max_iter, gtol, gtol_abs, target_loss = descent_settings(objective, x0, max_iter, gtol, gtol_abs,
+                                                                           target_loss)
     trial_step = check_positive(step0, "step0")
-    gtol = check_nonnegative(gtol, "gtol")
-    gtol_abs = check_nonnegative(gtol_abs, "gtol_abs")
-    target_loss = check_target(target_loss)
 
     def step(k, x, f, g, gnorm):
         nonlocal trial_step
