@@ -32,3 +32,23 @@ def test_below_or_value():
     assert below_or_value(-3e-12, 1e-8) == "below 1e-08"
     assert below_or_value(1.1e-4, 1e-8) == "1e-04"
     assert below_or_value(1.1e-4, 1e-8, digits=2) == "1.1e-04"
+
+
+def test_table_text_and_html_hold_the_same_cells():
+    from nnlib.report import Table
+
+    table = Table(["width", "error"], [[10, 0.12345], [100, 0.5]], formats=[None, ".2f"], caption="Errors")
+    assert str(table).splitlines() == ["Errors", "width  error", "   10   0.12", "  100   0.50"]
+    html = table._repr_html_()
+    assert html.count("<tr>") == 3 and "<caption>Errors</caption>" in html and "<td>0.12</td>" in html
+
+
+def test_table_rejects_rows_of_the_wrong_length():
+    import pytest
+
+    from nnlib.report import Table
+
+    with pytest.raises(ValueError, match="row 1 has 1 entries; expected 2"):
+        Table(["a", "b"], [[1, 2], [3]])
+    with pytest.raises(ValueError, match="formats has 1 entries; expected one per column"):
+        Table(["a", "b"], [], formats=[None])
