@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from ._validation import check_rng
 from .checks import adjoint_test, taylor_test
 from .report import below_or_value
 
@@ -24,6 +25,8 @@ __all__ = [
     "check_gradient",
     "check_least_squares",
     "check_rank",
+    "all_correct",
+    "assert_correct",
 ]
 
 
@@ -46,13 +49,50 @@ class Verdict:
     __repr__ = __str__
 
 
+def all_correct(*verdicts):
+    """One verdict for several checks: correct when every one is, else the first that is not.
+
+    For a check cell that judges several functions of one exercise.
+    """
+    if not verdicts:
+        raise ValueError("all_correct needs at least one verdict; got none")
+    for verdict in verdicts:
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"all_correct takes Verdicts (the results of the check functions); got {type(verdict).__name__}")
+    failed = [v for v in verdicts if not v]
+    if failed:
+        first = failed[0]
+        return Verdict(False, first.message, first.hint)
+    return Verdict(True, "; ".join(v.message for v in verdicts))
+
+
+def assert_correct(verdict):
+    """Raise ``AssertionError`` with the verdict's message and hint unless it is correct.
+
+    The autograded test cells of the nbgrader assignments (``tools/assignments.py``) end
+    with it: nbgrader counts a test cell as passed when it raises nothing.
+    """
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"assert_correct takes a Verdict (the result of a check function); got {type(verdict).__name__}")
+    if not verdict:
+        raise AssertionError(str(verdict))
+    return verdict
+
+
 def _default_rng(rng):
-    return np.random.default_rng(0) if rng is None else rng
+    return np.random.default_rng(0) if rng is None else check_rng(rng)
+
+
+STUB_MESSAGE = "it still raises NotImplementedError: fill in the stub"
 
 
 def _safe_call(function, *args):
+    if not callable(function):
+        return None, f"expected a function, got {type(function).__name__}"
     try:
         return np.asarray(function(*args)), None
+    except NotImplementedError:
+        return None, STUB_MESSAGE
     except Exception as exc:  # a student's function may fail in any way
         return None, f"calling it raised {type(exc).__name__}: {exc}"
 
@@ -187,17 +227,64 @@ def check_gradient(f, gradient, x, rng=None):
                    "and the regularization term")
 
 
+def _finite_array(a, name):
+    try:
+        a = np.asarray(a, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of numbers; got {type(a).__name__} ({exc})") from None
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite entries; the check needs finite data")
+    return a
+
+
 def check_least_squares(W, Z, C, regularization=0.0, rtol=1e-8):
     """Judge ``W`` as the solution of ``min_W 1/2 ||W Z - C||^2 + reg/2 ||W||^2``.
 
+    Parameters
+    ----------
+    W : ndarray or callable
+        The student's weights, shape ``(n_targets, m)``, or the student's function
+        ``solve(Z, C, regularization) -> W``, which is then called here (so an unfilled
+        stub gets a "Not yet" verdict instead of an error).
+    Z : ndarray, shape (m, n)
+        Features, one column per example.
+    C : ndarray, shape (n_targets, n)
+        Targets.
+    regularization : float
+        ``reg >= 0``.
+    rtol : float
+        Bound on the relative residual of the normal equations.
+
+    Notes
+    -----
     The check is the normal equations ``W (Z Z^T + reg I) = C Z^T``, so any correct
-    method (Cholesky, QR, SVD, lstsq) passes.
+    method (Cholesky, QR, SVD, lstsq) passes.  Bad data (``Z``, ``C`` of mismatched
+    shapes, NaN) is the exercise's fault, not the student's: it raises ``ValueError``.
     """
-    W, Z, C = (np.asarray(a, dtype=float) for a in (W, Z, C))
+    Z = _finite_array(Z, "Z")
+    C = _finite_array(C, "C")
+    if Z.ndim != 2 or C.ndim != 2:
+        raise ValueError(f"Z and C must be matrices (features x examples, targets x examples); got shapes {Z.shape} and {C.shape}")
+    if Z.shape[1] != C.shape[1]:
+        raise ValueError(f"Z has {Z.shape[1]} examples (columns) but C has {C.shape[1]}; they must match")
+    regularization = float(regularization)
+    if not np.isfinite(regularization) or regularization < 0:
+        raise ValueError(f"regularization must be a finite number >= 0; got {regularization}")
+    if callable(W):
+        W, error = _safe_call(W, Z, C, regularization)
+        if error:
+            return Verdict(False, f"your solver failed: {error}", "make it return W for these Z, C and regularization")
+    try:
+        W = np.asarray(W, dtype=float)
+    except (TypeError, ValueError) as exc:
+        return Verdict(False, f"W must be an array of numbers ({exc})", "return a numpy array")
     expected = (C.shape[0], Z.shape[0])
     if W.shape != expected:
         return Verdict(False, f"W has shape {W.shape}; expected {expected} (targets x width)",
                        "W maps the m features of Z to the targets of C")
+    bad = _not_finite(W, "W")
+    if bad is not None:
+        return bad
     lhs = W @ (Z @ Z.T + regularization * np.eye(Z.shape[0]))
     rhs = C @ Z.T
     residual = np.linalg.norm(lhs - rhs) / max(np.linalg.norm(rhs), np.finfo(float).tiny)
@@ -209,10 +296,23 @@ def check_least_squares(W, Z, C, regularization=0.0, rtol=1e-8):
 
 
 def check_rank(value, A, rtol=1e-10):
-    """Judge a claimed numerical rank of ``A`` (singular values above ``rtol * s_1``)."""
-    s = np.linalg.svd(np.asarray(A, dtype=float), compute_uv=False)
+    """Judge a claimed numerical rank of ``A`` (singular values above ``rtol * s_1``).
+
+    ``value`` is the claimed rank, or the student's function ``rank(A)``, called here.
+    """
+    A = _finite_array(A, "A")
+    if callable(value):
+        result, error = _safe_call(value, A)
+        if error:
+            return Verdict(False, f"your rank function failed: {error}", "make it return an integer for A")
+        value = result
+    try:
+        claimed = int(np.asarray(value).item())
+    except (TypeError, ValueError) as exc:
+        return Verdict(False, f"the rank must be one integer ({exc})", "return an int, e.g. int(np.sum(...))")
+    s = np.linalg.svd(A, compute_uv=False)
     rank = int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
-    if value == rank:
+    if claimed == rank:
         return Verdict(True, f"the numerical rank is {rank}")
-    return Verdict(False, f"{value} is not the numerical rank at tolerance {rtol:g} * s_1",
+    return Verdict(False, f"{claimed} is not the numerical rank at tolerance {rtol:g} * s_1",
                    "count the singular values above the tolerance, not the non-zero ones")

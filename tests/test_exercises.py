@@ -80,3 +80,68 @@ def test_rank_check():
     assert check_rank(1, M)
     wrong = check_rank(3, M)
     assert not wrong and "Hint" in str(wrong)
+
+
+def _stub(*args):
+    raise NotImplementedError("fill in the stub")
+
+
+def test_unfilled_stubs_get_not_yet_never_an_exception():
+    Z = np.random.default_rng(2).standard_normal((3, 10))
+    C = np.random.default_rng(3).standard_normal((1, 10))
+    verdicts = [
+        check_gradient(lambda x: 0.5 * x @ x, _stub, X0),
+        check_jacobian(f, _stub, X0),
+        check_jacobian(f, jvp, X0, vjp=_stub),
+        check_least_squares(_stub, Z, C, 1e-3),
+        check_rank(_stub, Z),
+    ]
+    for verdict in verdicts:
+        assert not verdict and "fill in the stub" in str(verdict), verdict
+        assert str(verdict).startswith("Not yet")
+
+
+def test_checks_accept_the_students_function():
+    Z = np.random.default_rng(2).standard_normal((3, 10))
+    C = np.random.default_rng(3).standard_normal((1, 10))
+
+    def ridge(Z, C, regularization):
+        return np.linalg.solve(Z @ Z.T + regularization * np.eye(Z.shape[0]), Z @ C.T).T
+
+    assert check_least_squares(ridge, Z, C, 1e-3)
+    assert not check_least_squares(lambda Z, C, r: ridge(Z, C, 0.0), Z, C, 1.0)
+    assert check_rank(lambda A: np.linalg.matrix_rank(A), Z)
+    assert not check_rank(lambda A: 2, Z)
+
+
+def test_all_correct_and_assert_correct():
+    import pytest
+
+    from nnlib.exercises import Verdict, all_correct, assert_correct
+
+    good, bad = Verdict(True, "a"), Verdict(False, "b", "hint b")
+    assert all_correct(good, good) and not all_correct(good, bad)
+    assert all_correct(good, bad).message == "b"
+    assert assert_correct(good) is good
+    with pytest.raises(AssertionError, match="Not yet: b"):
+        assert_correct(bad)
+    with pytest.raises(TypeError, match="Verdict"):
+        assert_correct(True)
+    with pytest.raises(ValueError, match="at least one"):
+        all_correct()
+
+
+def test_bad_exercise_data_is_a_value_error_and_a_nan_answer_is_not_yet():
+    import pytest
+
+    Z = np.ones((3, 4))
+    with pytest.raises(ValueError, match="Z has 4 examples .* but C has 5"):
+        check_least_squares(np.zeros((1, 3)), Z, np.ones((1, 5)))
+    with pytest.raises(ValueError, match="Z contains NaN"):
+        check_least_squares(np.zeros((1, 3)), np.full((3, 4), np.nan), np.ones((1, 4)))
+    with pytest.raises(ValueError, match="A contains NaN"):
+        check_rank(1, np.full((2, 2), np.nan))
+    verdict = check_least_squares(np.full((1, 3), np.nan), Z, np.ones((1, 4)))
+    assert not verdict and "not finite" in str(verdict)
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        check_gradient(lambda x: x @ x, lambda x: 2 * x, X0, rng=0)
