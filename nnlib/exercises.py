@@ -25,6 +25,7 @@ __all__ = [
     "check_gradient",
     "check_least_squares",
     "check_rank",
+    "check_function",
     "all_correct",
     "assert_correct",
 ]
@@ -316,3 +317,74 @@ def check_rank(value, A, rtol=1e-10):
         return Verdict(True, f"the numerical rank is {rank}")
     return Verdict(False, f"{claimed} is not the numerical rank at tolerance {rtol:g} * s_1",
                    "count the singular values above the tolerance, not the non-zero ones")
+
+
+def _dense(value):
+    """A student's result as an ndarray (sparse matrices and LinearOperators made dense)."""
+    if hasattr(value, "toarray"):
+        return np.asarray(value.toarray())
+    return np.asarray(value)
+
+
+def check_function(candidate, reference, cases, rtol=1e-10, unordered=False, name="your function"):
+    """Judge a student's function by comparing it with a reference computation on test cases.
+
+    Parameters
+    ----------
+    candidate : callable
+        The student's function.
+    reference : callable
+        The same map computed another way, by the library or by a dense textbook
+        formula (e.g. ``nnlib.conv.conv_matrix`` for a sparse convolution matrix, a
+        dense eigenvalue solver for eigenvalues by the FFT).  Never a stored answer.
+    cases : sequence of tuple
+        Arguments, one tuple per call.
+    rtol : float
+        Bound on ``||candidate - reference|| / ||reference||`` per case.
+    unordered : bool
+        Compare the results as multisets of numbers (eigenvalues in any order): each
+        entry of either result must have a partner in the other within ``rtol * ||reference||``.
+    name : str
+        How the verdict calls the student's function.
+
+    Returns
+    -------
+    Verdict
+        Not correct for the first case that differs, with that case's number and error.
+    """
+    if not callable(candidate):
+        return Verdict(False, f"{name} must be a function; got {type(candidate).__name__}",
+                       "define it with def, as in the stub")
+    cases = list(cases)
+    if not cases:
+        raise ValueError("check_function needs at least one test case; got none")
+    for k, args in enumerate(cases, 1):
+        args = tuple(args)
+        expected = _dense(reference(*args))
+        try:
+            got = _dense(candidate(*args))
+        except NotImplementedError:
+            return Verdict(False, f"{name}: {STUB_MESSAGE}", "replace the raise statement by your code")
+        except Exception as exc:  # a student's function may fail in any way
+            return Verdict(False, f"{name} raised {type(exc).__name__}: {exc} (test case {k})",
+                           "run it on the case's arguments and read the traceback")
+        if unordered:
+            got, expected = np.ravel(got), np.ravel(expected)
+        if got.shape != expected.shape:
+            return Verdict(False, f"{name} returned shape {got.shape}; expected {expected.shape} (test case {k})",
+                           "compare the shape of your result with the statement")
+        bad = _not_finite(got, f"the result of {name}")
+        if bad is not None:
+            return bad
+        scale = max(np.linalg.norm(expected), np.finfo(float).tiny)
+        if unordered:
+            distance = np.abs(got[:, None] - expected[None, :])
+            error = max(distance.min(axis=1).max(), distance.min(axis=0).max()) / scale if got.size else 0.0
+        else:
+            error = np.linalg.norm(got - expected) / scale
+        if not error <= rtol:
+            return Verdict(False, f"{name} differs from the reference by {error:.1e} (relative) in test case {k}",
+                           "try the smallest case by hand and compare entry by entry")
+    # Round-off level: only the bound is the same on every CPU.
+    return Verdict(True, f"{name} agrees with the reference on {len(cases)} test case{'s' if len(cases) > 1 else ''} "
+                   f"(relative error below {rtol:.0e})")

@@ -145,3 +145,19 @@ def test_bad_exercise_data_is_a_value_error_and_a_nan_answer_is_not_yet():
     assert not verdict and "not finite" in str(verdict)
     with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
         check_gradient(lambda x: x @ x, lambda x: 2 * x, X0, rng=0)
+
+
+def test_check_function_compares_with_a_reference_computation():
+    import scipy.sparse as sp
+
+    from nnlib.exercises import check_function
+
+    A = np.random.default_rng(4).standard_normal((5, 5))
+    cases = [(A,), (A.T,)]
+    assert check_function(lambda M: sp.csr_matrix(2 * M), lambda M: 2 * M, cases)
+    verdict = check_function(lambda M: 2 * M + 1e-3, lambda M: 2 * M, cases, name="double")
+    assert not verdict and "double differs" in verdict.message and "test case 1" in verdict.message
+    assert check_function(lambda M: np.linalg.eigvals(M)[::-1], np.linalg.eigvals, cases, unordered=True)
+    assert not check_function(lambda M: np.linalg.eigvals(M)[::-1], np.linalg.eigvals, cases)
+    assert "fill in the stub" in str(check_function(_stub, lambda M: M, cases))
+    assert "shape" in check_function(lambda M: M[0], lambda M: M, cases).message
