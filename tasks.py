@@ -10,7 +10,9 @@
     python3 tasks.py lock        # regenerate requirements-lock.txt from requirements.txt
     python3 tasks.py notebooks   # re-execute every chapter (and the benchmarks page) in a fresh kernel
     python3 tasks.py lab         # open the chapters in JupyterLab
-    python3 tasks.py student     # write the student edition (solutions removed) into student/
+    python3 tasks.py student     # write the student edition (solutions removed, answers as stubs) into student/
+    python3 tasks.py book --student  # the student site (no solutions) into _build/html-student
+    python3 tasks.py assignments # the nbgrader course directory in _build/course (for JupyterHub)
     python3 tasks.py repository https://github.com/OWNER/REPO [--branch main]
                                  # Binder and Colab launch buttons, and Colab's install cell
 
@@ -239,7 +241,7 @@ def lite_notebook(source, target):
     target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def build_lite():
+def build_lite(chapters_dir=None, lite=None):
     """Build the JupyterLite site (JupyterLab + Pyodide kernel) into _build/html/lite.
 
     Contents: the notebooks of chapters/ (see lite_notebook) and nnlib as a wheel in
@@ -247,18 +249,20 @@ def build_lite():
     not shipped: the reader's browser downloads it when the kernel starts.
     """
     start = time.perf_counter()
+    chapters_dir = chapters_dir or ROOT / LITE_CHAPTERS
+    lite = lite or LITE
     wheel = lite_wheel()
     if wheel is None:
         print("\nBuilding the nnlib wheel for JupyterLite FAILED: see above.", file=sys.stderr)
         return 1
-    shutil.rmtree(LITE, ignore_errors=True)
+    shutil.rmtree(lite, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="nnlib-lite-") as tmp:
         contents = Path(tmp) / "contents"
-        for source in sorted((ROOT / LITE_CHAPTERS).glob("*.ipynb")):
+        for source in sorted(chapters_dir.glob("*.ipynb")):
             lite_notebook(source, contents / LITE_CHAPTERS / source.name)
         # cwd and --lite-dir in tmp: `jupyter lite build` keeps its state (.jupyterlite.doit.db) there.
         status = subprocess.run(
-            [str(BIN / "jupyter"), "lite", "build", "--lite-dir", tmp, "--output-dir", str(LITE),
+            [str(BIN / "jupyter"), "lite", "build", "--lite-dir", tmp, "--output-dir", str(lite),
              "--contents", str(contents), "--piplite-wheels", str(wheel),
              "--apps", "lab", "--no-unused-shared-packages", "--no-sourcemaps", "--log-level", "WARN"],
             cwd=tmp,
@@ -266,7 +270,7 @@ def build_lite():
     if status:
         print("\nThe JupyterLite build FAILED: see the messages above.", file=sys.stderr)
     else:
-        print(f"JupyterLite site in {LITE.relative_to(ROOT)} ({time.perf_counter() - start:.0f} s)", flush=True)
+        print(f"JupyterLite site in {lite.relative_to(ROOT)} ({time.perf_counter() - start:.0f} s)", flush=True)
     return status
 
 
@@ -280,6 +284,39 @@ def build_book():
         print(f"\nThe book is at {index}\n(open it in a browser, e.g. file://{index})")
     else:
         print("\nThe book build FAILED: see the warnings above.", file=sys.stderr)
+    return status
+
+
+STUDENT_HTML = ROOT / "_build" / "html-student"
+STUDENT_SOURCE = ROOT / "_build" / "student-source"
+
+
+def build_student_book():
+    """The student site: the same book built from the student editions of the chapters.
+
+    Solutions are removed and graded answers are stubs (tools/student_edition.py), in the
+    pages, in their .ipynb downloads and in the JupyterLite copies.  The notebooks are not
+    executed again (the lecture's stored outputs are shown; the check cells are empty).
+    """
+    shutil.rmtree(STUDENT_SOURCE, ignore_errors=True)
+    skip = shutil.ignore_patterns("_build", ".venv", ".git", "student", "__pycache__", ".ipynb_checkpoints")
+    shutil.copytree(ROOT, STUDENT_SOURCE, ignore=skip)
+    if run(PYTHON, ROOT / "tools" / "student_edition.py", STUDENT_SOURCE):
+        return 1
+    config = STUDENT_SOURCE / "_config.yml"
+    text = config.read_text()
+    config.write_text(text.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
+                      .replace("title: ", "title: (Student edition) ", 1))
+    (STUDENT_SOURCE / "_vendor").symlink_to(VENDOR, target_is_directory=True)
+    status = run(BIN / "jupyter-book", "build", STUDENT_SOURCE, "-n", "-W", "--keep-going")
+    shutil.rmtree(STUDENT_HTML, ignore_errors=True)
+    if status == 0:
+        shutil.copytree(STUDENT_SOURCE / "_build" / "html", STUDENT_HTML)
+        status = build_lite(STUDENT_SOURCE / LITE_CHAPTERS, STUDENT_HTML / "lite")
+    if status == 0:
+        print(f"\nThe student edition of the book is at {STUDENT_HTML / 'index.html'}")
+    else:
+        print("\nThe student book build FAILED: see the warnings above.", file=sys.stderr)
     return status
 
 
@@ -329,6 +366,7 @@ def arithmetic_variants():
 
 def test():
     book_status = build_book()
+    book_status = build_student_book() or book_status
     # The book must exist before pytest: tests/test_browser.py checks the built pages.  The
     # build's status goes to pytest too, so its summary (the last line printed) counts it.
     env = dict(os.environ, NNLIB_BOOK_BUILD_STATUS=str(book_status))
@@ -348,7 +386,10 @@ def execute_notebooks(paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["book", "test", "notebooks", "portable", "lab", "student", "venv", "lock", "repository"])
+    parser.add_argument("task", choices=["book", "test", "notebooks", "portable", "lab", "student", "assignments", "venv", "lock",
+                                         "repository"])
+    parser.add_argument("--student", action="store_true",
+                        help="'book' task: build the student site (solutions removed) into _build/html-student")
     parser.add_argument("paths", nargs="*", help="notebooks for the 'notebooks' and 'portable' tasks (default: all chapters); "
                         "the repository URL for the 'repository' task")
     parser.add_argument("--branch", default="main", help="branch of the repository (the 'repository' task)")
@@ -367,6 +408,9 @@ def main():
                    *(["--sync"] if args.sync else []))
     ensure_venv(latest=args.latest)
     if args.task == "book":
+        if args.student:
+            vendor_javascript()
+            return build_student_book()
         return build_book()
     if args.task == "test":
         return test()
@@ -376,6 +420,8 @@ def main():
         return run(PYTHON, ROOT / "tools" / "portable.py", *args.paths)
     if args.task == "student":
         return run(PYTHON, ROOT / "tools" / "student_edition.py", ROOT / "student")
+    if args.task == "assignments":
+        return run(PYTHON, ROOT / "tools" / "assignments.py", ROOT / "_build" / "course")
     if args.task == "lab":
         return run(BIN / "jupyter", "lab", "chapters")
     return 0

@@ -7,12 +7,13 @@ stored check outputs strict nbval compares (tests run by ``tasks.py test``).
 
 import importlib.util
 import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -91,16 +92,26 @@ def test_stub_keeps_signatures_and_docstrings_only():
         student_edition.stub_source("def f(x):\n    return x\n\nprint(f(1))\n")
 
 
+# Each notebook runs in its own process (nbclient's kernels do not mix well with threads).
+RUNNER = """
+import sys, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": sys.argv[3]}}).execute()
+nbformat.write(nb, sys.argv[2])
+"""
+
+
 def run(path):
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
-    return nb
+    target = path.with_suffix(".executed.ipynb")
+    result = subprocess.run([sys.executable, "-c", RUNNER, str(path), str(target), str(ROOT / "chapters")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"{path.name} did not run to the end:\n{result.stderr[-3000:]}"
+    return nbformat.read(target, as_version=4)
 
 
 @pytest.fixture(scope="module")
 def executed(edition):
-    # Two kernels at a time: the machine has two cores and each chapter runs in well under a minute.
+    # Two notebooks at a time: the machine has two cores and each chapter runs in well under a minute.
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip([p.name for p in CHAPTERS], pool.map(run, [edition / p.name for p in CHAPTERS])))
 
