@@ -95,6 +95,7 @@ def test_stub_keeps_signatures_and_docstrings_only():
 # Each notebook runs in its own process (nbclient's kernels do not mix well with threads).
 RUNNER = """
 import sys, nbformat
+from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
 NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": sys.argv[3]}}).execute()
 nbformat.write(nb, sys.argv[2])
