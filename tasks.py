@@ -299,7 +299,7 @@ def build_student_book():
     executed again (the lecture's stored outputs are shown; the check cells are empty).
     """
     shutil.rmtree(STUDENT_SOURCE, ignore_errors=True)
-    skip = shutil.ignore_patterns("_build", ".venv", ".git", "student", "__pycache__", ".ipynb_checkpoints")
+    skip = shutil.ignore_patterns("_build", "_vendor", ".venv", ".git", "student", "__pycache__", ".ipynb_checkpoints")
     shutil.copytree(ROOT, STUDENT_SOURCE, ignore=skip)
     if run(PYTHON, ROOT / "tools" / "student_edition.py", STUDENT_SOURCE):
         return 1

@@ -34,8 +34,8 @@ def source_text(cell):
     return "".join(source) if isinstance(source, list) else source
 
 
-def markdown_cell(text):
-    return {"cell_type": "markdown", "metadata": {}, "source": text}
+def markdown_cell(text, cell_id):
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text}
 
 
 def slug(text):
@@ -62,7 +62,7 @@ def convert(notebook, docname):
         cell_tags = tags(cell)
         is_solution = SOLUTION in cell_tags or ANSWER in cell_tags
         if in_solution and not is_solution:
-            cells.append(markdown_cell("```{solution-end}\n```\n"))
+            cells.append(markdown_cell("```{solution-end}\n```\n", f"{label}-solution-end"))
             in_solution = False
         if EXERCISE in cell_tags and cell.get("cell_type") == "markdown":
             text, label = exercise_directive(cell, docname)
@@ -70,11 +70,11 @@ def convert(notebook, docname):
         elif is_solution and not in_solution:
             if label is None:
                 raise ValueError(f"{docname}: a cell tagged solution/answer comes before any exercise cell")
-            cells.append(markdown_cell(f"```{{solution-start}} {label}\n:class: dropdown\n```\n"))
+            cells.append(markdown_cell(f"```{{solution-start}} {label}\n:class: dropdown\n```\n", f"{label}-solution-start"))
             in_solution = True
         cells.append(cell)
     if in_solution:
-        cells.append(markdown_cell("```{solution-end}\n```\n"))
+        cells.append(markdown_cell("```{solution-end}\n```\n", f"{label}-solution-end"))
     notebook["cells"] = cells
     return notebook
 

@@ -58,7 +58,11 @@ def test_no_solution_line_is_served(served_texts, chapter):
     lines = hidden_lines(nbformat.read(chapter, as_version=4))
     assert lines, "every chapter has solutions"
     needles = {line: (line, json.dumps(line)[1:-1]) for line in lines}
-    leaks = [(name, line) for name, text in served_texts.items()
+    # the chapter's page, its downloads and sources, its JupyterLite copy (a generic line such
+    # as "rng = np.random.default_rng(11)" may well occur in another chapter)
+    mine = {name: text for name, text in served_texts.items() if chapter.stem in name}
+    assert len(mine) >= 3, sorted(mine)
+    leaks = [(name, line) for name, text in mine.items()
              for line, forms in needles.items() if any(form in text for form in forms)]
     assert not leaks, f"solution text served by the student site: {leaks[:3]}"
 
