@@ -32,7 +32,7 @@ The last row is the one formula for everything that is not a pass: its unit is
 the multiply-adds of one pass through the model, about ``n_theta`` per example
 for the network (exact for a dense layer) and ``n_W = n_targets * m`` for the
 last layer.  It covers the dense linear algebra of
-:meth:`LinearHeadObjective.gauss_newton_matrix` (e.g. ``R R^T`` of the
+:func:`nnlib.optim.dense_gauss_newton.gauss_newton_matrix` (e.g. ``R R^T`` of the
 ``(n_theta, n)`` Jacobian rows ``R`` costs ``n_theta**2 n`` multiply-adds) and the
 inner solves of variable projection (a product ``W Z`` alone is the last layer's
 share of a pass, ``n_W / (n_theta + n_W)`` units).
@@ -49,7 +49,7 @@ from scipy.sparse.linalg import LinearOperator
 from ._validation import check_examples, check_int, check_matrix, check_nonnegative, check_rng, check_vector
 from .jacobian import as_jacobian
 from .layers import Layer
-from .losses import LeastSquares, Loss
+from .losses import Loss
 
 __all__ = [
     "subsample",
@@ -483,59 +483,14 @@ class LinearHeadObjective:
     def gauss_newton_matrix(self, x, coupling=True):
         """The Gauss-Newton matrix of :meth:`gauss_newton_operator` as a dense array (least squares).
 
-        For few parameters it is cheaper to form the ``n_params x n_params``
-        matrix once (BLAS-3 products over the examples) and factorize it than
-        to apply the operator many times inside CG.
-
-        Parameters
-        ----------
-        x : ndarray, shape (n_params,)
-        coupling : bool, default True
-            As for :meth:`gauss_newton_operator`.
-
-        Returns
-        -------
-        ndarray, shape (n_params, n_params)
-            ``J_S^T J_S / n + diag(alpha I, alpha_W I)`` with ``J_S`` the
-            Jacobian of ``vec(S)`` in ``x``.
-
-        Raises
-        ------
-        ValueError
-            If the loss is not :class:`~nnlib.losses.LeastSquares` (use the
-            matrix-free :meth:`gauss_newton_operator` then).
-
-        Notes
-        -----
-        Work: the explicit Jacobian rows (:meth:`scores_jacobian_theta`) plus
-        the multiply-adds of ``R R^T``, ``R Z^T`` and ``Z Z^T`` counted as in
-        the module docstring.
+        Assembled by :func:`nnlib.optim.dense_gauss_newton.gauss_newton_matrix`, next to
+        the solver that factorizes it (:func:`~nnlib.optim.levenberg_marquardt`); see there
+        for the formula and the work counted.
         """
-        if not isinstance(self.loss, LeastSquares):
-            raise ValueError(
-                f"gauss_newton_matrix is implemented for LeastSquares only; got {type(self.loss).__name__} "
-                "(use the matrix-free gauss_newton_operator)"
-            )
-        rows = self.scores_jacobian_theta(x)
-        out = self._outputs_at(x)
-        Z = out.features.Z
-        n_targets, p, n = rows.shape
-        m = Z.shape[0]
-        H = np.zeros((self.n_params, self.n_params), dtype=np.result_type(rows, Z))
-        ZZt = Z @ Z.T
-        for t in range(n_targets):
-            R = rows[t]
-            H[:p, :p] += R @ R.T
-            w = slice(p + t * m, p + (t + 1) * m)
-            H[w, w] = ZZt
-            if coupling:
-                H[:p, w] = R @ Z.T
-                H[w, :p] = H[:p, w].T
-        self.count_dense(n * (n_targets * p * p + (n_targets * p * m if coupling else 0) + m * m))
-        H /= n
-        H[np.arange(p), np.arange(p)] += self.reg_theta
-        H[np.arange(p, self.n_params), np.arange(p, self.n_params)] += self.reg_W
-        return H
+        # Imported here: nnlib.optim imports this module.
+        from .optim.dense_gauss_newton import gauss_newton_matrix
+
+        return gauss_newton_matrix(self, x, coupling=coupling)
 
     def jacobian_theta(self, theta):
         """``J_theta``: Jacobian of ``vec(Z)`` with respect to ``theta`` (cached LinearOperator)."""
