@@ -10,6 +10,10 @@ convention is in the README, "Writing an exercise"):
     The solution; a contiguous run of such cells follows its exercise.
 ``check`` (code)
     The self-check; stays visible, outside the folded solution.
+``objectives``, ``key-points`` (Markdown)
+    A chapter's learning objectives (``### Learning objectives`` then a list) and its
+    summary (``## Key points`` then a list): shown alike in every chapter, as a "tip"
+    box and as a section whose list sits in a box (``_static/nnlib.css``).
 
 At build time, before MyST-NB parses a notebook (Sphinx's ``source-read`` event hands
 over the notebook's JSON text), this extension rewrites each ``exercise`` cell into an
@@ -22,7 +26,9 @@ import json
 import re
 
 EXERCISE, SOLUTION, ANSWER = "exercise", "solution", "answer"
+OBJECTIVES, KEY_POINTS = "objectives", "key-points"
 HEADING = re.compile(r"^#{1,6}\s*Exercise\s*[:.]?\s*(?P<title>.*)$")
+ANY_HEADING = re.compile(r"^(?P<hashes>#{1,6})\s*(?P<title>.*)$")
 
 
 def tags(cell):
@@ -55,6 +61,26 @@ def exercise_directive(cell, docname):
     return text, label
 
 
+def fenced(directive, body, options=""):
+    """A MyST directive around ``body`` with a fence longer than any inside it."""
+    fence = "`" * max(4, 1 + max((len(m) for m in re.findall(r"`{3,}", body)), default=0))
+    return f"{fence}{{{directive}}}{options}\n{body}\n{fence}\n"
+
+
+def summary_box(cell, tag):
+    """Learning objectives as a tip box titled by the cell's heading; key points as a
+    section (the heading stays, so the page's table of contents lists it) with a boxed body."""
+    lines = source_text(cell).strip("\n").split("\n")
+    match = ANY_HEADING.match(lines[0].strip()) if lines else None
+    default = "Learning objectives" if tag == OBJECTIVES else "Key points"
+    title = match.group("title").strip() if match else default
+    body = "\n".join(lines[1:] if match else lines).strip("\n")
+    if tag == OBJECTIVES:
+        return fenced("admonition", body, f" {title}\n:class: tip nnlib-objectives\n")
+    heading = lines[0] if match else f"## {title}"
+    return f"{heading}\n\n" + fenced("container", body, " nnlib-key-points\n")
+
+
 def convert(notebook, docname):
     """Rewrite the exercise and solution cells of a notebook (a dict) in place."""
     cells, label, in_solution = [], None, False
@@ -64,7 +90,10 @@ def convert(notebook, docname):
         if in_solution and not is_solution:
             cells.append(markdown_cell("```{solution-end}\n```\n", f"{label}-solution-end"))
             in_solution = False
-        if EXERCISE in cell_tags and cell.get("cell_type") == "markdown":
+        summary = next((tag for tag in (OBJECTIVES, KEY_POINTS) if tag in cell_tags), None)
+        if summary and cell.get("cell_type") == "markdown":
+            cell = dict(cell, source=summary_box(cell, summary))
+        elif EXERCISE in cell_tags and cell.get("cell_type") == "markdown":
             text, label = exercise_directive(cell, docname)
             cell = dict(cell, source=text)
         elif is_solution and not in_solution:
@@ -83,7 +112,7 @@ def on_source_read(app, docname, source):
     if not str(app.env.doc2path(docname)).endswith(".ipynb"):
         return
     text = source[0]
-    if '"exercise"' not in text and '"solution"' not in text and '"answer"' not in text:
+    if not any(f'"{tag}"' in text for tag in (EXERCISE, SOLUTION, ANSWER, OBJECTIVES, KEY_POINTS)):
         return
     notebook = json.loads(text)
     source[0] = json.dumps(convert(notebook, docname), ensure_ascii=False)

@@ -46,6 +46,25 @@ def test_exercises_are_tagged_cells_not_directives(path):
     assert not left, f"{path.name}: MyST exercise/solution directives left: {left}"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_learning_objectives_and_key_points(path):
+    """Every chapter opens with its learning objectives and ends its lecture with key points,
+    as tagged Markdown cells (_ext/exercise_cells.py gives them the same look everywhere)."""
+    markdown = [c for c in cells(path) if c["cell_type"] == "markdown"]
+    tagged = {tag: [c for c in markdown if tag in c.get("metadata", {}).get("tags", [])] for tag in ("objectives", "key-points")}
+    assert len(tagged["objectives"]) == 1, f"{path.name}: expected one cell tagged objectives, found {len(tagged['objectives'])}"
+    assert len(tagged["key-points"]) == 1, f"{path.name}: expected one cell tagged key-points, found {len(tagged['key-points'])}"
+    objectives, key_points = tagged["objectives"][0], tagged["key-points"][0]
+    assert markdown.index(objectives) == 1, f"{path.name}: the learning objectives follow the title cell"
+    assert source(objectives).startswith("### Learning objectives\n"), f"{path.name}: objectives start with '### Learning objectives'"
+    assert source(key_points).startswith("## Key points\n"), f"{path.name}: key points start with '## Key points'"
+    assert re.search(r"^\* ", source(key_points), re.MULTILINE), f"{path.name}: the key points are a list"
+    later = [source(c) for c in markdown[markdown.index(key_points) + 1:]]
+    assert later and later[0].startswith("## Exercises"), f"{path.name}: the key points come right before '## Exercises'"
+    assert "Learning objectives" not in "".join(source(c) for c in markdown if c is not objectives), (
+        f"{path.name}: learning objectives written outside their tagged cell")
+
+
 # --- numbers quoted in the prose must be printed by the chapter ---------------------------------
 # A number in a markdown cell that looks measured (a decimal, a percentage, a number in scientific
 # notation or with thousands separators) must appear, rounded as the prose rounds it, in an output
