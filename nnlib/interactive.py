@@ -42,13 +42,16 @@ class InteractiveFigure:
     ----------
     names : list of str
         Parameter names in the order of the controls.
+    labels : list of str
+        What each control is called on the page (the parameter name unless
+        ``labels`` said otherwise).
     values : list of list
         The values each control steps through.
     frames : dict
         PNG bytes keyed by the tuple of value indices.
     """
 
-    def __init__(self, plot, params, initial=None, dpi=72, title=None):
+    def __init__(self, plot, params, initial=None, dpi=72, title=None, labels=None):
         if not callable(plot):
             raise ValueError(f"plot must be callable; got {type(plot).__name__}")
         if not params:
@@ -65,6 +68,14 @@ class InteractiveFigure:
             self.values.append(vals)
         self.dpi = dpi
         self.title = title
+        labels = dict(labels or {})
+        unknown = set(labels) - set(self.names)
+        if unknown:
+            raise ValueError(f"labels names unknown parameters {sorted(unknown)}; known: {self.names}")
+        for name, text in labels.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"the label of {name!r} must be a non-empty string; got {text!r}")
+        self.labels = [labels.get(name, name) for name in self.names]
         initial = dict(initial or {})
         unknown = set(initial) - set(self.names)
         if unknown:
@@ -124,7 +135,7 @@ class InteractiveFigure:
         }
         labels = [[_format_value(v) for v in vals] for vals in self.values]
         controls = []
-        for k, (name, vals) in enumerate(zip(self.names, labels)):
+        for k, (name, vals) in enumerate(zip(self.labels, labels)):
             i0 = self.initial_index[k]
             label = html.escape(name)
             if all(isinstance(v, Number) for v in self.values[k]):
@@ -177,13 +188,14 @@ class InteractiveFigure:
         import ipywidgets as widgets
 
         controls = []
-        for name, vals, i0 in zip(self.names, self.values, self.initial_index):
+        for name, vals, i0 in zip(self.labels, self.values, self.initial_index):
             options = [(_format_value(v), i) for i, v in enumerate(vals)]
+            style = {"description_width": "initial"}  # the whole label, not the first few letters
             if all(isinstance(v, Number) for v in vals):
                 control = widgets.SelectionSlider(options=options, value=i0, description=name,
-                                                  continuous_update=True)
+                                                  continuous_update=True, style=style)
             else:
-                control = widgets.Dropdown(options=options, value=i0, description=name)
+                control = widgets.Dropdown(options=options, value=i0, description=name, style=style)
             controls.append(control)
         image = widgets.Image(value=self.render(self.initial_index), format="png")
 
@@ -223,7 +235,7 @@ def _live_kernel():
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def interactive_figure(plot, *, initial=None, dpi=72, title=None, **params):
+def interactive_figure(plot, *, initial=None, dpi=72, title=None, labels=None, **params):
     """Make a figure with a control for each parameter that works with and without a kernel.
 
     Parameters
@@ -237,6 +249,10 @@ def interactive_figure(plot, *, initial=None, dpi=72, title=None, **params):
         Resolution of the frames; keeps the page and the notebook small.
     title : str, optional
         Heading shown above the controls.
+    labels : dict, optional
+        What to call a control on the page instead of its parameter name, e.g.
+        ``{"lam": "regularization λ"}`` (a parameter name is a Python name; a
+        reader should see words).
     **params : sequence
         For each keyword argument of ``plot``, the values its control steps
         through: numbers give a slider, anything else a drop-down list.
@@ -253,4 +269,4 @@ def interactive_figure(plot, *, initial=None, dpi=72, title=None, **params):
     ...     ...  # draw something that depends on width and activation
     >>> interactive_figure(plot, width=[2, 8, 32], activation=["tanh", "relu"])  # doctest: +SKIP
     """
-    return InteractiveFigure(plot, params, initial=initial, dpi=dpi, title=title)
+    return InteractiveFigure(plot, params, initial=initial, dpi=dpi, title=title, labels=labels)

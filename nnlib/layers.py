@@ -61,7 +61,10 @@ class Layer:
     ``forward_and_jacobians`` have defaults built on those.
     """
 
-    #: the registered public layer classes, by class name (``register=True``)
+    #: The registered public layer classes, by class name (``register=True``); the generic
+    #: test suite runs over them.  The API page lists them (``_ext/layer_registry.py``).
+    #:
+    #: :meta hide-value:
     registry = {}
 
     def __init_subclass__(cls, register=False, **kwargs):

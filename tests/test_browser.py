@@ -15,6 +15,10 @@ Checked on every page of ``_toc.yml``:
 * every control of every interactive figure (``div.nnlib-interactive``) changes
   the image and the value shown next to it, and going back restores the image;
 * nothing was requested from another host;
+* at 1280 px no display equation and no line of code is wider than the column, no
+  figure is shrunk below legibility (``MIN_FIGURE_SCALE``), and every table printed
+  with ``nnlib.report.Table`` is an HTML table; at 390 px (a phone) no chapter page
+  scrolls sideways (screenshots in ``_build/screenshots/phone/``);
 * the API page (once it exists) documents the layers; launch buttons are shown
   (once ``_config.yml`` configures them);
 * each chapter page, and only a chapter page, has the launch entry "JupyterLite"
@@ -262,6 +266,25 @@ el.dispatchEvent(new Event("input", {bubbles: true}));
 el.dispatchEvent(new Event("change", {bubbles: true}));
 """
 
+# What a reader at 1280 px sees of each page's layout: display math and code lines wider than
+# the column, figures shrunk below legibility, and the tables nnlib.report.Table printed.
+LAYOUT_REPORT = """
+const wider = (el) => el.scrollWidth > el.clientWidth + 1;
+const text = (el) => (el.textContent || "").trim().slice(0, 80);
+return {
+  math: [...document.querySelectorAll("div.math, mjx-container[display='true']")].filter(wider).map(text),
+  code: [...document.querySelectorAll("div.cell_input pre")].filter(wider).map(text),
+  images: [...document.querySelectorAll("div.cell_output img")].filter(img => img.naturalWidth > 0).map(img => ({
+    natural: img.naturalWidth, shown: img.clientWidth,
+    where: text(img.closest("div.cell") ? img.closest("div.cell").previousElementSibling || img : img),
+  })),
+  tables: document.querySelectorAll("div.cell_output div.nnlib-table > table").length,
+};
+"""
+# A figure is legible when matplotlib's 10-point labels stay at least about 10 px on the page:
+# frames are drawn at 72 to 100 dpi, so a picture must not be shrunk below this factor.
+MIN_FIGURE_SCALE = 0.72
+
 _visited = {}
 
 
@@ -284,6 +307,7 @@ def visit(driver, server, page):
     report["figures"] = driver.execute_script(
         'return [...document.querySelectorAll("div.nnlib-interactive")].map(el => el.id)'
     )
+    report["layout"] = driver.execute_script(LAYOUT_REPORT)
     driver.save_screenshot(str(SCREENSHOTS / (page.replace("/", "__") + ".png")))
     _visited[page] = report
     return report
@@ -324,6 +348,52 @@ def test_page_is_self_contained(driver, server, page):
     ]
     assert not failed, f"{page}: resources failed to load: {failed}"
     assert report["widgetViews"] == 0, f"{page}: {report['widgetViews']} ipywidget views, dead without a kernel"
+
+
+def test_no_display_math_or_code_line_overflows_the_column(driver, server, page):
+    """At 1280 px every display equation and every line of code fits the text column."""
+    layout = visit(driver, server, page)["layout"]
+    assert not layout["math"], f"{page}: display math wider than the column (break it into lines): {layout['math']}"
+    assert not layout["code"], f"{page}: code wider than the column: {layout['code']}"
+
+
+def test_figures_are_legible(driver, server, page):
+    """No figure is shrunk so much that its labels fall below about 10 px (one or two panels a row)."""
+    images = visit(driver, server, page)["layout"]["images"]
+    small = [f"{i['natural']} px shown at {i['shown']} px ({i['shown'] / i['natural']:.2f}) after {i['where']!r}"
+             for i in images if i["shown"] < MIN_FIGURE_SCALE * i["natural"]]
+    assert not small, f"{page}: figures too wide for the column, make them narrower or split them: {small}"
+
+
+def test_tables_are_tables(driver, server, page):
+    """Every nnlib.report.Table the notebook printed is one real HTML table on the page."""
+    notebook = ROOT / f"{page}.ipynb"
+    if not notebook.exists():
+        pytest.skip(f"{page} is not a notebook")
+    printed = notebook.read_text().count('<div class=\\"nnlib-table\\">')
+    shown = visit(driver, server, page)["layout"]["tables"]
+    assert shown == printed, f"{page}: {printed} tables printed by the notebook, {shown} shown as HTML tables"
+
+
+def test_pages_on_a_phone(driver, server):
+    """Each chapter at a phone's width (390 px): the page itself never scrolls sideways (wide
+    tables, code and math scroll inside their own boxes).  Screenshots in _build/screenshots/phone/."""
+    folder = SCREENSHOTS / "phone"
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(390, 844)
+    try:
+        wide = {}
+        for page in CHAPTERS:
+            driver.get(f"{server}/{page}.html")
+            driver.execute_async_script(WAIT_FOR_MATHJAX, PAGE_TIMEOUT)
+            width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            if width[0] > width[1] + 1:
+                wide[page] = width
+            driver.save_screenshot(str(folder / (page.replace("/", "__") + ".png")))
+    finally:
+        driver.set_window_size(1280, 1600)
+        _visited.clear()  # the pages are loaded again at the desktop width
+    assert not wide, f"pages wider than the phone's screen (scrollWidth, innerWidth): {wide}"
 
 
 def test_interactive_figures_respond(driver, server, page):
@@ -379,6 +449,13 @@ def test_api_page_lists_the_layers(driver, server, book):
         if not any(i == name or i.endswith("." + name) for i in ids) and not re.search(rf"\b{name}\b", text)
     ]
     assert not missing, f"{page}.html does not document the layers {missing}"
+    from nnlib.layers import Layer
+
+    listed = driver.execute_script(
+        "return [...document.querySelectorAll('.nnlib-layer-registry li')].map(li => li.innerText.split(' ')[0])")
+    expected = sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in Layer.registry.values())
+    assert sorted(listed) == expected, f"{page}.html: the registry list shows {listed}, expected {expected}"
+    assert "{'AppendOnes'" not in text, f"{page}.html prints the registry as a raw dict"
 
 
 def test_launch_buttons(driver, server):

@@ -37,6 +37,16 @@ def test_static_html_has_a_control_per_parameter_and_every_frame():
     assert "<script>" in page and "addEventListener" in page
 
 
+def test_labels_name_the_controls_in_words():
+    pytest.importorskip("ipywidgets")
+    fig = interactive_figure(plot_wave, frequency=[1.0, 5.0], kind=["sin", "cos"], labels={"frequency": "frequency ω"})
+    page = fig.to_html()
+    assert 'aria-label="frequency ω"' in page and "frequency ω = " in page
+    assert "kind = " in page  # unlabelled parameters keep their names
+    assert [c.description for c in fig.widget().controls] == ["frequency ω", "kind"]
+    assert repr(fig) == "InteractiveFigure(frequency: 2 values, kind: 2 values; 4 frames)"
+
+
 def test_element_id_is_deterministic():
     a = interactive_figure(plot_wave, frequency=[1.0, 2.0], kind=["sin"])
     b = interactive_figure(plot_wave, frequency=[1.0, 2.0], kind=["sin"])
@@ -67,6 +77,8 @@ def test_mimebundle_outside_a_kernel_is_static():
         ({"frequency": "abc"}, "non-empty sequence"),
         ({"frequency": [1.0], "initial": {"frequency": 2.0}}, "must be one of"),
         ({"frequency": [1.0], "initial": {"width": 2}}, "unknown parameters"),
+        ({"frequency": [1.0], "labels": {"width": "layer width"}}, "labels names unknown parameters"),
+        ({"frequency": [1.0], "labels": {"frequency": ""}}, "non-empty string"),
     ],
 )
 def test_bad_arguments_raise(kwargs, message):

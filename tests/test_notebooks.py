@@ -65,6 +65,25 @@ def test_learning_objectives_and_key_points(path):
         f"{path.name}: learning objectives written outside their tagged cell")
 
 
+@pytest.mark.parametrize("path", [*CHAPTERS, *sorted(CHAPTERS[0].parent.parent.glob("benchmarks/*.ipynb"))],
+                         ids=lambda p: p.name)
+def test_no_printed_text_on_both_sides_of_a_figure_or_table(path):
+    """The book merges a cell's printed lines into one box (nb_merge_streams, so that a table
+    printed while it is computed is not cut into pieces), at the place of the first line: text
+    printed after a figure or table of the same cell would move above it."""
+    split = []
+    for cell in cells(path):
+        seen, previous = set(), None
+        for output in cell.get("outputs", []):
+            kind = (output["output_type"], output.get("name"))
+            if kind[0] == "stream" and kind in seen and previous != kind:
+                split.append(source(cell)[:60])
+                break
+            seen.add(kind)
+            previous = kind
+    assert not split, f"{path.name}: cells print before and after a figure or table (print it all after, or use a caption): {split}"
+
+
 # --- numbers quoted in the prose must be printed by the chapter ---------------------------------
 # A number in a markdown cell that looks measured (a decimal, a percentage, a number in scientific
 # notation or with thousands separators) must appear, rounded as the prose rounds it, in an output

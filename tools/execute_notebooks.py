@@ -23,8 +23,6 @@ def execute(path, timeout=120):
         kernel_name="python3",
         resources={"metadata": {"path": str(Path(path).parent)}},
         store_widget_state=False,
-        # Lines printed while a cell runs are one output, not one box per flush.
-        coalesce_streams=True,
     )
     start = time.perf_counter()
     client.execute()

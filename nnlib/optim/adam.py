@@ -65,7 +65,8 @@ def adam(
     .. math::
 
         m_{k+1} = \\beta_1 m_k + (1-\\beta_1) g_k,\\quad
-        v_{k+1} = \\beta_2 v_k + (1-\\beta_2) g_k^2,\\quad
+        v_{k+1} = \\beta_2 v_k + (1-\\beta_2) g_k^2,
+
         x_{k+1} = x_k - \\eta \\frac{m_{k+1}/(1-\\beta_1^t)}{\\sqrt{v_{k+1}/(1-\\beta_2^t)} + \\epsilon}.
 
     The bias corrections undo the zero initialization of the moments.  Every

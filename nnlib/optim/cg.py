@@ -79,7 +79,8 @@ def conjugate_gradient(A, b, x0=None, rtol=1e-2, max_iter=None):
     .. math::
 
         \\alpha_k = \\frac{r_k^T r_k}{p_k^T A p_k},\\quad
-        x_{k+1} = x_k + \\alpha_k p_k,\\quad
+        x_{k+1} = x_k + \\alpha_k p_k,
+
         r_{k+1} = r_k - \\alpha_k A p_k,\\quad
         p_{k+1} = r_{k+1} + \\frac{r_{k+1}^T r_{k+1}}{r_k^T r_k} p_k .
 
