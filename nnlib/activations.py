@@ -17,7 +17,10 @@ __all__ = [
     "sigmoid",
     "softplus",
     "identity",
+    "sign",
+    "step",
     "ACTIVATIONS",
+    "THRESHOLDS",
     "get_activation",
 ]
 
@@ -122,6 +125,38 @@ identity = Activation(
     smooth=True,
 )
 
+def _sign(x):
+    return np.sign(x).astype(np.result_type(x, np.float32), copy=False)
+
+
+def _step(x):
+    return (np.asarray(x) > 0).astype(np.result_type(x, np.float32), copy=False)
+
+
+def _zero(x):
+    return np.zeros_like(x, dtype=np.result_type(x, np.float32))
+
+
+#: ``sigma(x) = sign(x)`` in ``{-1, 0, 1}``: the hard threshold of Rosenblatt's perceptron.
+#: Its derivative is 0 wherever it exists (``x != 0``), and that is what ``derivative``
+#: returns: gradient methods learn nothing through it.  Rosenblatt's rule
+#: ``w <- w + y_i x_i`` (on a mistake) is the delta rule with ``sigma'`` replaced by 1.
+#:
+#: :meta hide-value:
+sign = Activation("sign", _sign, _zero, None, smooth=False)
+#: ``sigma(x) = 1`` for ``x > 0``, else ``0`` (the step function); derivative 0 for ``x != 0``.
+#:
+#: :meta hide-value:
+step = Activation("step", _step, _zero, None, smooth=False)
+
+#: The threshold activations by name (``"sign"``, ``"step"``), also found by
+#: :func:`get_activation`.  They are kept apart from :data:`ACTIVATIONS`, whose
+#: members the generic layer suite checks with Taylor tests: a threshold's
+#: derivative is zero, so a Taylor test has nothing to check.
+#:
+#: :meta hide-value:
+THRESHOLDS = {a.name: a for a in (sign, step)}
+
 #: The activations by name, as looked up by :func:`get_activation`:
 #: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"softplus"`` and ``"identity"``.
 #:
@@ -135,7 +170,8 @@ def get_activation(activation):
     Parameters
     ----------
     activation : str or Activation
-        One of ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"softplus"``, ``"identity"``.
+        One of ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"softplus"``, ``"identity"``, or a
+        threshold, ``"sign"`` or ``"step"`` (see :data:`THRESHOLDS`).
 
     Raises
     ------
@@ -145,8 +181,8 @@ def get_activation(activation):
     if isinstance(activation, Activation):
         return activation
     try:
-        return ACTIVATIONS[activation]
+        return {**ACTIVATIONS, **THRESHOLDS}[activation]
     except (KeyError, TypeError):
         raise ValueError(
-            f"activation must be one of {sorted(ACTIVATIONS)} or an Activation; got {activation!r}"
+            f"activation must be one of {sorted({**ACTIVATIONS, **THRESHOLDS})} or an Activation; got {activation!r}"
         ) from None

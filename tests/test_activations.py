@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.activations import ACTIVATIONS, Activation, get_activation
+from nnlib.activations import ACTIVATIONS, THRESHOLDS, Activation, get_activation
 
 NAMES = sorted(ACTIVATIONS)
 SMOOTH = [name for name in NAMES if ACTIVATIONS[name].second_derivative is not None]
@@ -117,3 +117,20 @@ def test_get_activation_unknown_names_the_choices(bad):
     assert repr(bad) in message
     for name in NAMES:
         assert name in message
+
+
+@pytest.mark.parametrize("name", sorted(THRESHOLDS))
+def test_thresholds_values_and_zero_derivative(name):
+    act = get_activation(name)
+    x = np.array([-2.0, -1e-300, 0.0, 1e-300, 3.0])
+    expected = {"sign": [-1.0, -1.0, 0.0, 1.0, 1.0], "step": [0.0, 0.0, 0.0, 1.0, 1.0]}[name]
+    np.testing.assert_array_equal(act(x), expected)
+    np.testing.assert_array_equal(act.derivative(x), np.zeros(5))  # zero wherever it exists
+    x_away = _points_away_from_zero()
+    np.testing.assert_array_equal(act.derivative(x_away), _central_difference(act.value, x_away))
+    assert act.second_derivative is None and not act.smooth
+    assert act(np.ones(3, dtype=np.float32)).dtype == np.float32
+
+
+def test_thresholds_stay_out_of_the_generic_suite():
+    assert not set(THRESHOLDS) & set(ACTIVATIONS)
