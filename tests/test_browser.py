@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = Path(os.environ.get("NNLIB_BOOK_HTML", ROOT / "_build" / "html"))  # another build, e.g. a copy's
 SCREENSHOTS = HTML.parent / "screenshots"
 LAYERS = ("Dense", "Conv1D", "Conv2D", "ParametricDense", "AvgPool1D", "AvgPool2D")
-PAGE_TIMEOUT = 30  # seconds for a page to load and MathJax to finish
+PAGE_TIMEOUT = 90  # seconds for a page to load and MathJax to finish (a long chapter on a loaded 2-core machine)
 
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -192,7 +192,8 @@ def driver(request, server):
         shutil.rmtree(profile, ignore_errors=True)
         pytest.fail(f"could not start {chromium} with {chromedriver}: {error}")
     browser.set_page_load_timeout(PAGE_TIMEOUT)
-    browser.set_script_timeout(PAGE_TIMEOUT)
+    # Longer than the page's own deadline in WAIT_FOR_MATHJAX, so a slow page reports what it waited for.
+    browser.set_script_timeout(PAGE_TIMEOUT + 15)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield browser
     browser.quit()
