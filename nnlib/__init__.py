@@ -1,7 +1,7 @@
 """nnlib: the tested numerical library behind "Numerical Methods for Deep Learning".
 
 Modules by role: :mod:`nnlib.activations`, :mod:`nnlib.layers`,
-:mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.networks`, :mod:`nnlib.losses`,
+:mod:`nnlib.parametric`, :mod:`nnlib.conv`, :mod:`nnlib.networks`, :mod:`nnlib.normalization`, :mod:`nnlib.losses`,
 :mod:`nnlib.objective`, :mod:`nnlib.optim`, :mod:`nnlib.checks`,
 :mod:`nnlib.data`, :mod:`nnlib.models`, :mod:`nnlib.interactive`, :mod:`nnlib.report`, :mod:`nnlib.threads`,
 :mod:`nnlib.bench`.
@@ -17,6 +17,7 @@ from . import (
                layers,
                losses,
                networks,
+               normalization,
                objective,
                optim,
                parametric,
@@ -27,6 +28,7 @@ from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
 from .networks import Residual, Sequential
+from .normalization import BatchNorm
 from .objective import LinearHeadObjective, SingleLayerObjective
 from .optim import OptimizeResult
 
@@ -41,6 +43,7 @@ __all__ = [
     "layers",
     "losses",
     "networks",
+    "normalization",
     "objective",
     "optim",
     "parametric",
@@ -52,6 +55,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Sequential",
     "Residual",
+    "BatchNorm",
     "LinearHeadObjective",
     "SingleLayerObjective",
     "OptimizeResult",
