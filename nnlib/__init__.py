@@ -28,7 +28,7 @@ from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
 from .losses import LeastSquares, SoftmaxCrossEntropy
 from .networks import Residual, Sequential
-from .normalization import BatchNorm
+from .normalization import BatchNorm, Dropout
 from .objective import LinearHeadObjective, SingleLayerObjective
 from .optim import OptimizeResult
 
@@ -56,6 +56,7 @@ __all__ = [
     "Sequential",
     "Residual",
     "BatchNorm",
+    "Dropout",
     "LinearHeadObjective",
     "SingleLayerObjective",
     "OptimizeResult",

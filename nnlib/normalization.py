@@ -1,4 +1,4 @@
-"""Batch normalization as a layer of the contract.
+"""Batch normalization and dropout as layers of the contract.
 
 Batch normalization (Ioffe and Szegedy, 2015) normalizes every feature (row of ``Y``) over
 the examples of the batch, then scales and shifts it by learned parameters.  Unlike the
@@ -19,6 +19,7 @@ from .layers import Layer
 
 __all__ = [
     "BatchNorm",
+    "Dropout",
 ]
 
 
@@ -153,3 +154,102 @@ class BatchNorm(Layer, register=True):
 
             apply_transpose = apply
         return FunctionJacobian((m * n, m * n), apply, apply_transpose, X.dtype, out_shape=(m, n))
+
+
+class Dropout(Layer, register=True):
+    """Dropout: each entry of ``Y`` kept with probability ``1 - rate`` and scaled by ``1 / (1 - rate)``.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features ``m`` (rows of ``Y`` and of ``Z``).
+    rate : float
+        Probability of dropping an entry, in ``[0, 1)``.
+    rng : numpy.random.Generator, optional
+        Draws the first mask (see :meth:`resample`).
+    n_examples : int, optional
+        Number of examples the first mask is drawn for (needed with ``rng``).
+
+    Notes
+    -----
+    A layer of the contract must be a function of ``(theta, Y)``, and dropout is random.
+    So the random draw is explicit: the layer holds a mask ``M`` of shape
+    ``(m, n_examples)`` with entries ``0`` or ``1 / (1 - rate)``, drawn by
+    :meth:`resample` from a generator the caller passes, and ``Z = M * Y`` is a
+    deterministic function until the next :meth:`resample` (a training loop calls it once
+    per step, e.g. from a solver's ``callback``).  In evaluation mode
+    (``training = False``) the layer is the identity: the expected value of the training
+    output, since ``E[M] = 1``.  No parameters; ``J_Y V = M * V`` (symmetric).
+    """
+
+    n_params = 0
+
+    def __init__(self, n_features, rate, rng=None, n_examples=None):
+        self.n_in = self.n_out = check_positive_int(n_features, "n_features")
+        rate = float(rate) if isinstance(rate, (int, float, np.floating, np.integer)) and not isinstance(rate, bool) else rate
+        if not isinstance(rate, float) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be a number in [0, 1); got {rate!r}")
+        self.rate = rate
+        self.training = True
+        self.mask = None
+        if rng is not None:
+            if n_examples is None:
+                raise ValueError("Dropout(..., rng=...) needs n_examples: the number of examples the mask is drawn for")
+            self.resample(rng, n_examples)
+
+    def __repr__(self):
+        return f"Dropout(n_features={self.n_in}, rate={self.rate:g}, training={self.training})"
+
+    @classmethod
+    def test_cases(cls):
+        return [(cls(4, 0.5, np.random.default_rng(0), 6), 6), (cls(3, 0.2, np.random.default_rng(1), 1), 1)]
+
+    def resample(self, rng, n_examples):
+        """Draw a new mask for ``n_examples`` examples from ``rng``; returns the layer."""
+        rng = check_rng(rng)
+        n_examples = check_positive_int(n_examples, "n_examples")
+        keep = rng.random((self.n_in, n_examples)) >= self.rate
+        self.mask = keep / (1.0 - self.rate)
+        return self
+
+    def init_params(self, rng, dtype=np.float64):
+        """No parameters: an empty array (``rng`` is checked, not used)."""
+        dtype = check_float_dtype(dtype)
+        check_rng(rng)
+        return np.empty(0, dtype=dtype)
+
+    def _factor(self, theta, Y):
+        theta, Y = self.check_input(theta, Y)
+        dtype = result_dtype(theta, Y)
+        if not self.training:
+            return theta, Y, None
+        if self.mask is None or self.mask.shape != Y.shape:
+            drawn = "no mask was drawn" if self.mask is None else f"the mask was drawn for shape {self.mask.shape}"
+            raise ValueError(f"Dropout in training mode got Y of shape {Y.shape} but {drawn}; "
+                             "call resample(rng, n_examples) first (or set training = False to evaluate)")
+        return theta, Y, self.mask.astype(dtype, copy=False)
+
+    def forward(self, theta, Y):
+        """``M * Y`` in training mode, ``Y`` in evaluation mode."""
+        _, Y, M = self._factor(theta, Y)
+        dtype = result_dtype(theta, Y)
+        return (Y if M is None else M * Y).astype(dtype, copy=True)
+
+    def jacobian_params(self, theta, Y):
+        """The empty ``(Z.size, 0)`` operator: no parameters."""
+        from .jacobian import empty_jacobian
+
+        theta, Y, _ = self._factor(theta, Y)
+        return empty_jacobian(Y.shape, result_dtype(theta, Y))
+
+    def jacobian_input(self, theta, Y):
+        """``V -> M * V`` (or the identity in evaluation mode); symmetric."""
+        theta, Y, M = self._factor(theta, Y)
+        dtype = result_dtype(theta, Y)
+        shape = Y.shape
+
+        def apply(v):
+            V = np.reshape(v, shape).astype(dtype, copy=False)
+            return (V if M is None else M * V).ravel()
+
+        return FunctionJacobian((Y.size, Y.size), apply, apply, dtype, out_shape=shape)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnlib.layers import Layer
-from nnlib.normalization import BatchNorm
+from nnlib.normalization import BatchNorm, Dropout
 
 
 def test_batchnorm_is_registered_for_the_generic_suite():
@@ -54,3 +54,46 @@ def test_output_is_invariant_to_shifting_and_scaling_the_input():
 def test_bad_arguments_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BatchNorm(**kwargs)
+
+
+def test_dropout_mask_keeps_the_mean_and_is_reproducible():
+    layer = Dropout(50, 0.3, np.random.default_rng(4), 400)
+    Y = np.ones((50, 400))
+    Z = layer.forward(np.empty(0), Y)
+    assert set(np.unique(Z)) == {0.0, 1.0 / 0.7}
+    assert abs(np.mean(Z == 0) - 0.3) < 0.02
+    assert abs(Z.mean() - 1.0) < 0.03  # E[M] = 1
+    again = Dropout(50, 0.3, np.random.default_rng(4), 400)
+    np.testing.assert_array_equal(again.forward(np.empty(0), Y), Z)
+    np.testing.assert_array_equal(layer.resample(np.random.default_rng(5), 400).forward(np.empty(0), Y) == 0,
+                                  Dropout(50, 0.3, np.random.default_rng(5), 400).mask == 0)
+
+
+def test_dropout_evaluation_mode_is_the_identity():
+    layer = Dropout(3, 0.5, np.random.default_rng(0), 4)
+    layer.training = False
+    Y = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(layer.forward(np.empty(0), Y), Y)
+    np.testing.assert_array_equal(layer.jacobian_input(np.empty(0), Y).matvec(np.ones(12)), np.ones(12))
+    np.testing.assert_array_equal(layer.forward(np.empty(0), np.ones((3, 9))), np.ones((3, 9)))  # any batch size
+
+
+def test_dropout_refuses_a_batch_its_mask_was_not_drawn_for():
+    layer = Dropout(3, 0.5)
+    with pytest.raises(ValueError, match="no mask was drawn"):
+        layer.forward(np.empty(0), np.ones((3, 4)))
+    layer.resample(np.random.default_rng(0), 4)
+    with pytest.raises(ValueError, match=r"drawn for shape \(3, 4\)"):
+        layer.forward(np.empty(0), np.ones((3, 5)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_features": 2, "rate": 1.0}, r"rate must be a number in \[0, 1\)"),
+    ({"n_features": 2, "rate": -0.1}, "rate"),
+    ({"n_features": 2, "rate": "half"}, "rate"),
+    ({"n_features": 2, "rate": 0.5, "rng": np.random.default_rng(0)}, "needs n_examples"),
+    ({"n_features": 2, "rate": 0.5, "rng": 0, "n_examples": 3}, "Generator"),
+])
+def test_dropout_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Dropout(**kwargs)
