@@ -15,7 +15,7 @@ import numpy as np
 
 from ._validation import check_float_dtype, check_positive, check_positive_int, check_rng, check_vector, result_dtype
 from .jacobian import FunctionJacobian
-from .layers import Layer
+from .layers import Layer, ParameterFreeLayer
 
 __all__ = [
     "BatchNorm",
@@ -156,7 +156,7 @@ class BatchNorm(Layer, register=True):
         return FunctionJacobian((m * n, m * n), apply, apply_transpose, X.dtype, out_shape=(m, n))
 
 
-class Dropout(Layer, register=True):
+class Dropout(ParameterFreeLayer, register=True):
     """Dropout: each entry of ``Y`` kept with probability ``1 - rate`` and scaled by ``1 / (1 - rate)``.
 
     Parameters
@@ -181,8 +181,6 @@ class Dropout(Layer, register=True):
     (``training = False``) the layer is the identity: the expected value of the training
     output, since ``E[M] = 1``.  No parameters; ``J_Y V = M * V`` (symmetric).
     """
-
-    n_params = 0
 
     def __init__(self, n_features, rate, rng=None, n_examples=None):
         self.n_in = self.n_out = check_positive_int(n_features, "n_features")
@@ -212,12 +210,6 @@ class Dropout(Layer, register=True):
         self.mask = keep / (1.0 - self.rate)
         return self
 
-    def init_params(self, rng, dtype=np.float64):
-        """No parameters: an empty array (``rng`` is checked, not used)."""
-        dtype = check_float_dtype(dtype)
-        check_rng(rng)
-        return np.empty(0, dtype=dtype)
-
     def _factor(self, theta, Y):
         theta, Y = self.check_input(theta, Y)
         dtype = result_dtype(theta, Y)
@@ -234,13 +226,6 @@ class Dropout(Layer, register=True):
         _, Y, M = self._factor(theta, Y)
         dtype = result_dtype(theta, Y)
         return (Y if M is None else M * Y).astype(dtype, copy=True)
-
-    def jacobian_params(self, theta, Y):
-        """The empty ``(Z.size, 0)`` operator: no parameters."""
-        from .jacobian import empty_jacobian
-
-        theta, Y, _ = self._factor(theta, Y)
-        return empty_jacobian(Y.shape, result_dtype(theta, Y))
 
     def jacobian_input(self, theta, Y):
         """``V -> M * V`` (or the identity in evaluation mode); symmetric."""
