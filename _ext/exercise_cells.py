@@ -13,7 +13,7 @@ convention is in the README, "Writing an exercise"):
 ``objectives``, ``key-points`` (Markdown)
     A chapter's learning objectives (``### Learning objectives`` then a list) and its
     summary (``## Key points`` then a list): shown alike in every chapter, as a "tip"
-    box and as a section whose list sits in a box (``_static/nnlib.css``).
+    box and as a section whose list sits in a box (``_theme/nnlib.css``).
 
 At build time, before MyST-NB parses a notebook (Sphinx's ``source-read`` event hands
 over the notebook's JSON text), this extension rewrites each ``exercise`` cell into an

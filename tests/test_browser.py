@@ -437,6 +437,20 @@ def test_book_has_interactive_figures(book):
     assert total > 0, "no interactive figure (div.nnlib-interactive) in any chapter: are HTML outputs ranked first?"
 
 
+def test_mathjax_is_loaded_once(book):
+    """One MathJax script per page: loaded twice, its two copies fight over the page and the
+    typesetting of a long chapter may never finish (Jupyter Book adds every .js file of a
+    folder named _static, vendored MathJax included, as a script of its own)."""
+    twice = {}
+    for page in PAGES:
+        path = book / f"{page}.html"
+        if path.exists():
+            count = len(re.findall(r"<script[^>]*\bsrc=\"[^\"]*mathjax/[^\"]*\.js", path.read_text(encoding="utf-8")))
+            if count > 1:
+                twice[page] = count
+    assert not twice, f"pages that load MathJax scripts more than once: {twice}"
+
+
 def test_api_page_lists_the_layers(driver, server, book):
     candidates = sorted(book.glob("**/api.html"))
     if not candidates:
