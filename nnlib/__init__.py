@@ -26,7 +26,7 @@ from . import (
 )
 from .checks import adjoint_test, taylor_test
 from .layers import Dense, Layer
-from .losses import LeastSquares, SoftmaxCrossEntropy
+from .losses import LeastSquares, MulticlassHinge, SoftmaxCrossEntropy
 from .networks import Residual, Sequential
 from .normalization import BatchNorm, Dropout
 from .objective import LinearHeadObjective, SingleLayerObjective
@@ -53,6 +53,7 @@ __all__ = [
     "Layer",
     "LeastSquares",
     "SoftmaxCrossEntropy",
+    "MulticlassHinge",
     "Sequential",
     "Residual",
     "BatchNorm",

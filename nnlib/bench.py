@@ -30,7 +30,9 @@ each seed and its test accuracy is recorded against work units and time::
 Levenberg-Marquardt damping (:func:`~nnlib.optim.levenberg_marquardt`) for least
 squares with at most 1000 unknowns, and runs matrix-free CG with a line search
 otherwise; ``varpro`` uses the full (Golub-Pereyra) reduced Jacobian unless
-``--varpro-jacobian kaufman`` (or ``none``), and solves for ``W`` of the
+``--varpro-jacobian kaufman`` (or ``none``, or ``auto``: the rule of
+:func:`~nnlib.optim.varpro`, which drops the reduced Jacobian when ``W`` of
+the cross-entropy is solved by Newton-CG), and solves for ``W`` of the
 cross-entropy as ``--varpro-inner`` says.  Set ``OPENBLAS_NUM_THREADS=1`` (or the like)
 to time all solvers on one core alike.
 
@@ -668,8 +670,10 @@ def make_parser():
                              help="inner solve of gn/varpro: matrix-free CG with line search, or dense Cholesky "
                                   "with Levenberg-Marquardt damping; auto: direct for least squares with at most "
                                   "1000 unknowns")
-        solvers.add_argument("--varpro-jacobian", choices=["kaufman", "golub-pereyra", "none"], default="golub-pereyra",
-                             help="reduced Jacobian of varpro: Kaufman's approximation, the full one, or none")
+        solvers.add_argument("--varpro-jacobian", choices=["auto", "kaufman", "golub-pereyra", "none"],
+                             default="golub-pereyra",
+                             help="reduced Jacobian of varpro: Kaufman's approximation, the full one, none, or the "
+                                  "library's rule (auto: none with Newton-CG for the cross-entropy, else Kaufman)")
         solvers.add_argument("--varpro-inner", choices=["auto", "newton", "newton-cg"], default="auto",
                              help="varpro's solve for W of the cross-entropy: Newton with the Hessian factored, or "
                                   "Newton-CG; auto: Newton for at most nnlib.optim.NEWTON_MAX_UNKNOWNS entries of W")

@@ -25,6 +25,7 @@ __all__ = [
     "labels_from_one_hot",
     "DIGITS_SHA256",
     "digits",
+    "shift_images",
     "MNIST1D_SHA256",
     "MNIST1D_LENGTH",
     "mnist1d",
@@ -232,6 +233,48 @@ def digits(path=None):
         )
     Y = images.reshape(images.shape[0], 64).T / 16.0
     return Y, one_hot(labels.astype(np.int64), 10)
+
+
+def shift_images(Y, image_shape, shift):
+    """Every image shifted by whole pixels, the vacated pixels set to zero (data augmentation).
+
+    Parameters
+    ----------
+    Y : ndarray, shape (rows * cols, n)
+        One image per column, pixels in row-major order (as :func:`digits`).
+    image_shape : tuple of int
+        ``(rows, cols)`` of one image.
+    shift : tuple of int
+        ``(down, right)`` in pixels; negative values shift up or left.  Each
+        must be smaller than the image in its direction.
+
+    Returns
+    -------
+    ndarray, shape (rows * cols, n)
+        The shifted images; pixels moved out of the frame are lost.
+
+    Notes
+    -----
+    A label that does not change under a small shift (a digit moved by one
+    pixel is the same digit) lets the shifted copies join the training set
+    with the labels of the originals: ``np.hstack([Y, shift_images(Y, (8, 8),
+    (0, 1))])`` with ``np.hstack([C, C])``.  It costs no new data, only
+    knowledge of an invariance.
+    """
+    if len(image_shape) != 2:
+        raise ValueError(f"image_shape must be (rows, cols); got {image_shape!r}")
+    rows = check_positive_int(image_shape[0], "image_shape[0]")
+    cols = check_positive_int(image_shape[1], "image_shape[1]")
+    Y = check_matrix(Y, "Y", n_rows=rows * cols)
+    if len(shift) != 2:
+        raise ValueError(f"shift must be (down, right) in pixels; got {shift!r}")
+    down = check_int(shift[0], "shift[0]", low=-(rows - 1), high=rows - 1)
+    right = check_int(shift[1], "shift[1]", low=-(cols - 1), high=cols - 1)
+    images = Y.T.reshape(-1, rows, cols)
+    shifted = np.zeros_like(images)
+    shifted[:, max(down, 0):rows + min(down, 0), max(right, 0):cols + min(right, 0)] = \
+        images[:, max(-down, 0):rows + min(-down, 0), max(-right, 0):cols + min(-right, 0)]
+    return shifted.reshape(-1, rows * cols).T
 
 
 #: SHA-256 of ``data/mnist1d.npz``; see ``data/README.md`` and ``data/make_mnist1d.py``.

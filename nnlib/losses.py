@@ -16,6 +16,7 @@ __all__ = [
     "log_softmax",
     "softmax",
     "SoftmaxCrossEntropy",
+    "MulticlassHinge",
 ]
 
 
@@ -168,3 +169,66 @@ class SoftmaxCrossEntropy(Loss):
         P = np.exp(_log_softmax(S))
         PdS = P * dS
         return (PdS - P * PdS.sum(axis=0, keepdims=True)) / S.shape[1]
+
+
+class MulticlassHinge(Loss):
+    """The multiclass hinge loss (Weston and Watkins) of a support vector machine, averaged over examples.
+
+    ``E(S, C) = 1/n sum_j sum_{i != y_j} max(0, 1 + S_ij - S_{y_j j})``
+
+    with ``y_j`` the class of example ``j`` (the one-hot column ``C[:, j]``).
+    An example whose true score beats every other by a margin of at least 1
+    contributes nothing: unlike least squares and the cross-entropy, the loss
+    ignores examples classified with confidence, and the solution depends only
+    on the others (the support vectors).
+
+    Notes
+    -----
+    With ``M_ij = 1 + S_ij - S_{y_j j}`` and ``A_ij = [M_ij > 0]`` for ``i != y_j``
+    (``A_{y_j j} = 0``), the gradient is ``(A - C * sum_i A_ij) / n``: ``+1/n``
+    for each violating wrong class and minus their count for the true class.
+    The loss is piecewise linear and convex, not differentiable where some
+    ``M_ij = 0``; there the gradient above is one subgradient.  Its Hessian is
+    zero wherever it exists, so :meth:`hessian_matvec` returns zeros and a
+    Gauss-Newton method has no curvature to use: train it with (stochastic)
+    subgradient steps, Adam, or with an l2 penalty that supplies curvature.
+    """
+
+    def check_input(self, S, C):
+        """As :meth:`Loss.check_input`; also checks at least 2 classes and one-hot ``C``."""
+        S, C = super().check_input(S, C)
+        if S.shape[0] < 2:
+            raise ValueError(f"the hinge loss needs at least 2 classes (rows of S); got shape {S.shape}")
+        ones = np.count_nonzero(C == 1, axis=0)
+        zeros = np.count_nonzero(C == 0, axis=0)
+        bad = np.flatnonzero((ones != 1) | (ones + zeros != C.shape[0]))
+        if bad.size:
+            j = int(bad[0])
+            raise ValueError(f"C must hold one-hot labels (one 1 per column, zeros elsewhere); column {j} is {C[:, j]}")
+        return S, C
+
+    @staticmethod
+    def _violations(S, C):
+        """The margins ``M`` and the indicator ``A`` of violated margins (zero in the true class's row)."""
+        true_scores = np.sum(S * C, axis=0, keepdims=True)
+        M = 1.0 + S - true_scores
+        A = ((M > 0) & (C == 0)).astype(S.dtype)
+        return M, A
+
+    def value(self, S, C):
+        """The loss ``E(S, C)``, a float."""
+        S, C = self.check_input(S, C)
+        M, A = self._violations(S, C)
+        return float(np.sum(A * M)) / S.shape[1]
+
+    def gradient(self, S, C):
+        """A (sub)gradient ``dE/dS``, of the shape of ``S``."""
+        S, C = self.check_input(S, C)
+        _, A = self._violations(S, C)
+        return (A - C * A.sum(axis=0, keepdims=True)) / S.shape[1]
+
+    def hessian_matvec(self, S, C, dS):
+        """Zero: the loss is piecewise linear (see the Notes)."""
+        S, C = self.check_input(S, C)
+        dS = self.check_direction(S, dS)
+        return np.zeros_like(dS)

@@ -8,6 +8,7 @@ import pytest
 
 from nnlib.data import (
     MNIST1D_SHA256,
+    digits,
     labels_from_one_hot,
     mnist1d,
     mnist1d_permutation,
@@ -16,6 +17,7 @@ from nnlib.data import (
     peaks,
     peaks_function,
     peaks_thresholds,
+    shift_images,
 )
 
 
@@ -234,3 +236,27 @@ def test_mnist1d_reads_an_intact_copy_and_reports_a_missing_one(tmp_path):
 def test_mnist1d_rejects_bad_arguments(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         mnist1d(**kwargs)
+
+
+def test_shift_images_moves_pixels_and_fills_zeros():
+    image = np.arange(1.0, 13.0).reshape(3, 4)
+    Y = np.column_stack([image.ravel(), 2 * image.ravel()])
+    right = shift_images(Y, (3, 4), (0, 1))
+    assert np.array_equal(right[:, 0].reshape(3, 4), [[0, 1, 2, 3], [0, 5, 6, 7], [0, 9, 10, 11]])
+    up = shift_images(Y, (3, 4), (-1, 0))
+    assert np.array_equal(up[:, 1].reshape(3, 4), 2 * np.array([[5, 6, 7, 8], [9, 10, 11, 12], [0, 0, 0, 0]]))
+    assert np.array_equal(shift_images(Y, (3, 4), (0, 0)), Y)
+
+
+def test_shift_images_there_and_back_keeps_the_interior():
+    Y, _ = digits()
+    back = shift_images(shift_images(Y[:, :20], (8, 8), (1, -1)), (8, 8), (-1, 1))
+    assert np.array_equal(back.reshape(8, 8, 20)[:7, 1:], Y[:, :20].reshape(8, 8, 20)[:7, 1:])
+
+
+@pytest.mark.parametrize("shape, shift, needle", [((8, 8), (8, 0), "shift\\[0\\]"), ((8, 8), (0, -8), "shift\\[1\\]"),
+                                                  ((8, 8), (1,), "down, right"), ((4, 4), (0, 1), "16"),
+                                                  ((8,), (0, 1), "rows, cols")])
+def test_shift_images_rejects_bad_arguments(shape, shift, needle):
+    with pytest.raises(ValueError, match=needle):
+        shift_images(np.zeros((64, 3)), shape, shift)

@@ -5,7 +5,7 @@ import pytest
 
 from nnlib.checks import taylor_test
 from nnlib.data import one_hot
-from nnlib.losses import LeastSquares, SoftmaxCrossEntropy, log_softmax, softmax
+from nnlib.losses import LeastSquares, MulticlassHinge, SoftmaxCrossEntropy, log_softmax, softmax
 
 LOSSES = [
     pytest.param(LeastSquares(), id="LeastSquares"),
@@ -273,3 +273,54 @@ def test_losses_do_not_mutate_inputs(loss):
     loss.hessian_matvec(S, C, dS)
     for a, a0 in zip((S, C, dS), copies):
         np.testing.assert_array_equal(a, a0)
+
+
+# --------------------------------------------------------------------------
+# The multiclass hinge loss (piecewise linear: tested away from its kinks)
+# --------------------------------------------------------------------------
+
+
+def test_hinge_known_value_and_gradient():
+    S = np.array([[2.0, 0.0], [0.5, 0.2], [1.5, -1.0]])
+    C = one_hot(np.array([0, 1]), 3)
+    # example 0: margins 1 + 0.5 - 2 = -0.5 (no loss), 1 + 1.5 - 2 = 0.5; example 1: 1 + 0 - 0.2 = 0.8, 1 - 1 - 0.2 < 0
+    loss = MulticlassHinge()
+    assert np.isclose(loss.value(S, C), (0.5 + 0.8) / 2)
+    expected = np.array([[-1.0, 1.0], [0.0, -1.0], [1.0, 0.0]]) / 2
+    assert np.array_equal(loss.gradient(S, C), expected)
+    assert np.array_equal(loss.hessian_matvec(S, C, np.ones_like(S)), np.zeros_like(S))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hinge_gradient_matches_finite_differences_away_from_kinks(seed):
+    rng = np.random.default_rng(seed)
+    C = one_hot(rng.integers(0, 4, 6), 4)
+    S = rng.standard_normal((4, 6))
+    loss = MulticlassHinge()
+    M = 1 + S - np.sum(S * C, axis=0)
+    h = 0.1 * np.min(np.abs(M[C == 0]))  # no margin crosses zero within h
+    dS = rng.standard_normal(S.shape)
+    dS /= np.max(np.abs(dS))
+    exact = np.sum(loss.gradient(S, C) * dS)
+    assert np.isclose((loss.value(S + h * dS / 2, C) - loss.value(S - h * dS / 2, C)) / h, exact, rtol=1e-9)
+
+
+def test_hinge_gradient_is_a_subgradient():
+    rng = np.random.default_rng(7)
+    C = one_hot(rng.integers(0, 3, 10), 3)
+    loss = MulticlassHinge()
+    for _ in range(50):
+        S, T = rng.standard_normal((2, 3, 10))
+        assert loss.value(T, C) >= loss.value(S, C) + np.sum(loss.gradient(S, C) * (T - S)) - 1e-12
+
+
+@pytest.mark.parametrize("C, needle", [(np.array([[0.5, 1.0], [0.5, 0.0]]), "one-hot"),
+                                       (np.array([[1.0, 1.0], [1.0, 0.0]]), "one-hot")])
+def test_hinge_rejects_labels_that_are_not_one_hot(C, needle):
+    with pytest.raises(ValueError, match=needle):
+        MulticlassHinge().value(np.zeros((2, 2)), C)
+
+
+def test_hinge_needs_two_classes():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MulticlassHinge().value(np.zeros((1, 3)), np.ones((1, 3)))

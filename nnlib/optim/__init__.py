@@ -9,6 +9,8 @@
 :func:`gauss_newton`        matrix-free Gauss-Newton-CG (full or block-diagonal)
 :func:`levenberg_marquardt` dense Gauss-Newton matrix, factorized, with damping
 :func:`varpro`              variable projection: W eliminated, GN or SD in theta
+:func:`proximal_gradient`   proximal gradient (ISTA) for an l1 penalty
+:func:`soft_threshold`      the proximal map of the l1 norm
 =========================== ====================================================
 
 Every solver takes an objective (see :mod:`nnlib.objective`) and a start
@@ -21,6 +23,7 @@ from .cg import CGResult, conjugate_gradient
 from .gauss_newton import gauss_newton
 from .levenberg_marquardt import levenberg_marquardt
 from .linesearch import LineSearchResult, armijo
+from .proximal import proximal_gradient, soft_threshold
 from .result import History, OptimizeResult, Status
 from .sgd import sgd
 from .steepest import steepest_descent
@@ -40,6 +43,8 @@ __all__ = [
     "varpro",
     "ReducedObjective",
     "NEWTON_MAX_UNKNOWNS",
+    "proximal_gradient",
+    "soft_threshold",
     "OptimizeResult",
     "Status",
     "History",
