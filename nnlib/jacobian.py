@@ -74,6 +74,8 @@ class JacobianOperator(LinearOperator):
     def weighted_rows(self, W):
         """Explicit ``d S[t, e] / d theta`` of ``S = W Z``: an array ``(n_targets, n_params, n_examples)``."""
         m, n = self._out_shape()
+        if self.shape[1] == 0:  # a parameter-free network (a linear model): no rows to weigh
+            return np.zeros((W.shape[0], 0, n), dtype=np.result_type(self.dtype, W))
         columns = self.matmat(np.eye(self.shape[1], dtype=self.dtype)).reshape(m, n, self.shape[1])
         return np.einsum("tm,mnp->tpn", W, columns)
 

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from scipy.sparse.linalg import aslinearoperator
 
-from nnlib import Dense, LeastSquares
+from nnlib import Dense, LeastSquares, LinearHeadObjective
+from nnlib.layers import AppendOnes
 from nnlib.data import peaks
 from nnlib.objective import SingleLayerObjective
-from nnlib.optim import OptimizeResult, Status, adam, gauss_newton, sgd, steepest_descent
+from nnlib.optim import OptimizeResult, Status, adam, gauss_newton, levenberg_marquardt, sgd, steepest_descent
 
 
 class Quadratic:
@@ -261,3 +262,16 @@ def test_callback_must_be_callable(name, peaks_problem):
     objective, x0 = peaks_problem
     with pytest.raises(ValueError, match="callback must be a function"):
         _solvers(np.random.default_rng(1))[name](objective, x0, 3)
+
+
+def test_levenberg_marquardt_fits_a_linear_model_without_network_parameters():
+    # A parameter-free layer (AppendOnes) makes the objective a linear model: the dense
+    # Gauss-Newton matrix has no theta rows, which once crashed inside scipy.
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((4, 30))
+    C = rng.standard_normal((2, 30))
+    objective = LinearHeadObjective(AppendOnes(4), LeastSquares(), Y, C)
+    result = levenberg_marquardt(objective, np.zeros(objective.n_params))
+    Z = np.vstack([Y, np.ones(30)])
+    expected = np.linalg.lstsq(Z.T, C.T, rcond=None)[0].T
+    assert result.success and np.allclose(result.x, expected.ravel(), atol=1e-8)
