@@ -5,8 +5,8 @@ import pytest
 from scipy.sparse.linalg import aslinearoperator
 
 from nnlib import Dense, LeastSquares, LinearHeadObjective
-from nnlib.layers import AppendOnes
 from nnlib.data import peaks
+from nnlib.layers import AppendOnes
 from nnlib.objective import SingleLayerObjective
 from nnlib.optim import OptimizeResult, Status, adam, gauss_newton, levenberg_marquardt, sgd, steepest_descent
 
