@@ -99,53 +99,55 @@ def nbval_command(*paths):
             "-p", "no:cacheprovider", "-rfEs")
 
 
-def arithmetic_variants():
-    """Strict nbval over every notebook under each CPU arithmetic this machine can emulate.
+def start_arithmetic_variants():
+    """Start strict nbval over every notebook under each CPU arithmetic this machine can emulate.
 
-    See tools/arithmetic.py: the native run has already happened; each variant forces
-    other OpenBLAS kernels and numpy SIMD loops (another vector width, no FMA), as the
-    reader's CPU might pick them.  Variants run two at a time (one BLAS thread each), their
-    output is printed when they finish; one line per variant says what ran or why not.
+    See tools/arithmetic.py: each variant forces other OpenBLAS kernels and numpy SIMD
+    loops (another vector width, no FMA), as the reader's CPU might pick them.  The variants
+    run in the background (one BLAS thread each) while the native run goes on, so the
+    machine's cores are busy together; :func:`finish_arithmetic_variants` waits for them.
+    Returns the results known now (skipped variants) and the running processes.
     """
     plan = json.loads(subprocess.run([str(PYTHON), str(ROOT / "tools" / "arithmetic.py"), "--plan"],
                                      capture_output=True, text=True, check=True, cwd=ROOT).stdout)
     print(f"\nStrict nbval under other CPU arithmetics (native: {plan['native']})", flush=True)
-    jobs, results = [], []
+    results, running = [], []
     for name, description, env, reason in plan["variants"]:
         settings = " ".join(f"{k}={v}" for k, v in env.items())
         if reason:
             print(f"arithmetic variant {name}: SKIPPED ({reason})", flush=True)
             results.append((name, "skipped"))
             continue
-        print(f"arithmetic variant {name}: {description} [{settings}]", flush=True)
-        jobs.append((name, env))
-    logs = {}
-    running = []
-    for name, env in jobs:
+        print(f"arithmetic variant {name}: {description} [{settings}], started", flush=True)
         log = tempfile.TemporaryFile(mode="w+")
-        logs[name] = log
-        running.append((name, subprocess.Popen([str(c) for c in nbval_command(*notebooks())], cwd=ROOT,
-                                               env=dict(os.environ, **env), stdout=log, stderr=subprocess.STDOUT)))
-        if len(running) == 2 or name == jobs[-1][0]:
-            for done, process in running:
-                status = process.wait()
-                logs[done].seek(0)
-                text = logs[done].read()
-                print(f"\n----- strict nbval under arithmetic variant {done} -----\n{text}", flush=True)
-                summary = text.strip().splitlines()[-1] if text.strip() else "no output"
-                results.append((done, "passed" if status == 0 else "FAILED", summary.strip("= ")))
-            running = []
+        process = subprocess.Popen([str(c) for c in nbval_command(*notebooks())], cwd=ROOT,
+                                   env=dict(os.environ, **env), stdout=log, stderr=subprocess.STDOUT)
+        running.append((name, process, log))
+    return results, running
+
+
+def finish_arithmetic_variants(results, running):
+    """Wait for the variants of :func:`start_arithmetic_variants`; print each one's output; all results."""
+    for name, process, log in running:
+        status = process.wait()
+        log.seek(0)
+        text = log.read()
+        print(f"\n----- strict nbval under arithmetic variant {name} -----\n{text}", flush=True)
+        summary = text.strip().splitlines()[-1] if text.strip() else "no output"
+        results.append((name, "passed" if status == 0 else "FAILED", summary.strip("= ")))
     return results
 
 
 def test():
+    # The variants need no book: they run alongside the book builds and the native run.
+    variants = start_arithmetic_variants()
     book_status = build_book()
     book_status = build_student_book() or book_status
     # The book must exist before pytest: tests/test_browser.py checks the built pages.  The
     # build's status goes to pytest too, so its summary (the last line printed) counts it.
     env = dict(os.environ, NNLIB_BOOK_BUILD_STATUS=str(book_status))
     status = run(*nbval_command("tests", *notebooks()), env=env) or book_status
-    results = arithmetic_variants()
+    results = finish_arithmetic_variants(*variants)
     failed = [r[0] for r in results if r[1] == "FAILED"]
     print("\nnative arithmetic: " + ("passed" if status == 0 else "FAILED"))
     for row in results:
