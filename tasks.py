@@ -139,10 +139,11 @@ def finish_arithmetic_variants(results, running):
 
 
 def test():
-    # The variants need no book: they run alongside the book builds and the native run.
-    variants = start_arithmetic_variants()
     book_status = build_book()
     book_status = build_student_book() or book_status
+    # The variants need no book; they run alongside the native run, not the book builds,
+    # whose notebook execution has a per-notebook timeout (execution_timeout in _config.yml).
+    variants = start_arithmetic_variants()
     # The book must exist before pytest: tests/test_browser.py checks the built pages.  The
     # build's status goes to pytest too, so its summary (the last line printed) counts it.
     env = dict(os.environ, NNLIB_BOOK_BUILD_STATUS=str(book_status))
