@@ -37,7 +37,8 @@ from nnlib.optim import (
 CASES = {"count": 0}  # read by tests/conftest.py for the summary line
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-DESCENT = {"steepest", "gauss_newton", "gauss_newton_blockdiag", "levenberg_marquardt", "varpro", "varpro_steepest"}
+DESCENT = {"steepest", "gauss_newton", "gauss_newton_blockdiag", "levenberg_marquardt", "levenberg_marquardt_cg", "varpro",
+           "varpro_steepest"}
 
 
 # ---------------------------------------------------------------------------------- problems
@@ -110,6 +111,8 @@ def run(solver, objective, x0, max_iter, scale, batch, seed, target):
         return gauss_newton(objective, x0, max_iter=max_iter, coupling=False, cg_max_iter=5, target_loss=target)
     if solver == "levenberg_marquardt":
         return levenberg_marquardt(objective, x0, max_iter=max_iter, target_loss=target)
+    if solver == "levenberg_marquardt_cg":
+        return levenberg_marquardt(objective, x0, max_iter=max_iter, inner="cg", cg_max_iter=5, target_loss=target)
     if solver == "sgd":
         return sgd(objective, x0, learning_rate=0.1 * scale, momentum=0.5, max_iter=max_iter, batch_size=batch,
                    rng=np.random.default_rng(seed), target_loss=target)
@@ -166,8 +169,8 @@ def check_invariants(solver, result, make_objective, x0, x0_copy, used, target, 
         assert result.loss <= target
 
 
-SOLVERS = ["steepest", "gauss_newton", "gauss_newton_blockdiag", "levenberg_marquardt", "sgd", "nesterov", "adam",
-           "varpro", "varpro_steepest"]
+SOLVERS = ["steepest", "gauss_newton", "gauss_newton_blockdiag", "levenberg_marquardt", "levenberg_marquardt_cg", "sgd",
+           "nesterov", "adam", "varpro", "varpro_steepest"]
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

@@ -275,3 +275,48 @@ def test_levenberg_marquardt_fits_a_linear_model_without_network_parameters():
     Z = np.vstack([Y, np.ones(30)])
     expected = np.linalg.lstsq(Z.T, C.T, rcond=None)[0].T
     assert result.success and np.allclose(result.x, expected.ravel(), atol=1e-8)
+
+
+def test_matrix_free_levenberg_marquardt_solves_a_quadratic():
+    """With exact CG solves the model is exact (rho = 1), the damping shrinks, and the minimizer is reached."""
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    quadratic = Quadratic((Q * np.geomspace(1.0, 100.0, 12)) @ Q.T, rng.standard_normal(12))
+    x_star = np.linalg.solve(quadratic.A, quadratic.b)
+    result = levenberg_marquardt(quadratic, np.zeros(12), inner="cg", cg_rtol=1e-13, cg_max_iter=40, gtol=1e-10,
+                                 max_iter=20)
+    assert result.success and result.n_iter <= 6
+    assert np.allclose(result.x, x_star, rtol=1e-8)
+    assert all(n >= 1 for n in result.history.inner_iter[1:])  # CG steps of each iteration
+
+
+def test_matrix_free_levenberg_marquardt_decreases_the_peaks_loss(peaks_problem):
+    objective, x0 = peaks_problem
+    result = levenberg_marquardt(objective, x0, max_iter=10, inner="cg", cg_max_iter=10)
+    assert result.n_iter == 10 and result.loss < 0.5 * objective.value(x0)
+    assert np.all(np.diff(result.history.loss) <= 0)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"inner": "lsqr"}, "inner must be 'direct' or 'cg'; got 'lsqr'"),
+    ({"inner": "cg", "damping": "marquardt"}, "damping='marquardt' needs the diagonal"),
+    ({"inner": "cg", "cg_rtol": -1.0}, "cg_rtol"),
+])
+def test_matrix_free_levenberg_marquardt_bad_settings(peaks_problem, options, match):
+    objective, x0 = peaks_problem
+    with pytest.raises(ValueError, match=match):
+        levenberg_marquardt(objective, x0, **options)
+
+
+def test_matrix_free_levenberg_marquardt_needs_the_operator():
+    class ValueOnly:
+        n_params, work_units = 2, 0.0
+
+        def value(self, x):
+            return float(x @ x)
+
+        def value_and_gradient(self, x):
+            return float(x @ x), 2 * x
+
+    with pytest.raises(ValueError, match="needs objective.gauss_newton_operator"):
+        levenberg_marquardt(ValueOnly(), np.ones(2), inner="cg")

@@ -106,7 +106,7 @@ def test_varpro_steepest_and_cross_entropy_decrease_the_loss():
 
 def test_varpro_bad_settings():
     objective, theta, _ = problem()
-    with pytest.raises(ValueError, match="outer must be 'gauss_newton', 'levenberg_marquardt' or 'steepest'"):
+    with pytest.raises(ValueError, match="outer must be 'auto', 'gauss_newton', 'levenberg_marquardt' or 'steepest'"):
         varpro(objective, theta, outer="adam")
     with pytest.raises(ValueError, match=r"x0 must be a 1-D array of length n_params = 30 \(theta and W\) or n_theta = 20"):
         varpro(objective, np.zeros(7))
@@ -173,7 +173,7 @@ def test_least_squares_inner_work_is_multiply_adds_over_one_pass(reg_W):
 @pytest.mark.parametrize("inner", ["newton", "newton-cg"])
 def test_cross_entropy_inner_work_is_multiply_adds_over_one_pass(inner, monkeypatch):
     """Products with Z cost t m n multiply-adds (t m / (n_theta + t m) units): 2 per gradient, 1 per
-    line-search value, 2 per Hessian product of Newton-CG; a formed Hessian t (t + 1) m^2 n / 2."""
+    line-search value, 2 per Hessian product of Newton-CG; a formed Hessian t (t - 1) m^2 n / 2."""
     from nnlib.optim import inner as inner_module
 
     calls = {"state": 0, "value": 0, "_hessian": 0, "product": 0}
@@ -210,7 +210,7 @@ def test_cross_entropy_inner_work_is_multiply_adds_over_one_pass(inner, monkeypa
     product = t * m * n
     multiply_adds = (2 * product  # the inner gradient at the warm start, which sets the tolerance
                      + 2 * product * calls["state"] + product * calls["value"]
-                     + t * (t + 1) // 2 * m * m * n * calls["_hessian"] + 2 * product * calls["product"])
+                     + t * (t - 1) // 2 * m * m * n * calls["_hessian"] + 2 * product * calls["product"])
     assert reduced.inner_work == pytest.approx(multiply_adds / (n * (n_theta + t * m)))
     assert 0.5 < t * m / (n_theta + t * m) < 1  # a product with Z is the last layer's share of a pass
 
@@ -259,7 +259,8 @@ def test_cross_entropy_reduced_operator_is_the_reduced_jacobian(jacobian, fd_jac
     """Golub-Pereyra: J_red^T H_S J_red with J_red the derivative of S(theta) = W(theta) Z(theta);
     Kaufman: the same with the residual term G dZ^T left out of dW (so it differs, but stays PSD)."""
     objective, theta = softmax_problem(seed=3, n=40, width=3)
-    reduced = ReducedObjective(objective, jacobian=jacobian, inner_gtol=1e-13, inner_rtol=0.0, inner_max_iter=60)
+    reduced = ReducedObjective(objective, jacobian=jacobian, inner_gtol=1e-13, inner_rtol=0.0, inner_max_iter=60,
+                               reuse_hessian=False)
     operator = reduced.gauss_newton_operator(theta) @ np.eye(theta.size)
     assert np.allclose(operator, operator.T, atol=1e-12)
     assert np.linalg.eigvalsh(operator).min() > 0
@@ -282,3 +283,67 @@ def test_cross_entropy_reduced_operator_is_the_reduced_jacobian(jacobian, fd_jac
         assert np.allclose(operator, expected, rtol=1e-5, atol=1e-8)
     else:
         assert not np.allclose(operator, expected, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+def test_softmax_hessian_in_W_is_the_sum_of_kronecker_products(classes):
+    """The blocks of the last class come from sums of the others; the matrix is the exact Hessian."""
+    from nnlib.optim.inner import softmax_hessian_W
+
+    rng = np.random.default_rng(classes)
+    m, n = 4, 30
+    Z = rng.standard_normal((m, n))
+    S = rng.standard_normal((classes, n))
+    P = np.exp(S) / np.exp(S).sum(axis=0)
+    expected = 0.1 * np.eye(classes * m)
+    for i in range(n):
+        expected += np.kron(np.diag(P[:, i]) - np.outer(P[:, i], P[:, i]), np.outer(Z[:, i], Z[:, i])) / n
+    assert np.allclose(softmax_hessian_W(Z, P, 0.1), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_reused_hessian_saves_one_and_keeps_the_operator_symmetric_psd():
+    objective, theta = softmax_problem(seed=3, n=40, width=3)
+    operators = {}
+    for reuse in (False, True):
+        reduced = ReducedObjective(objective, jacobian="kaufman", reuse_hessian=reuse)
+        reduced.value_and_gradient(theta)
+        solution = reduced._solution(theta)
+        formed = solution.hessians
+        operators[reuse] = reduced.gauss_newton_operator(theta) @ np.eye(theta.size)
+        assert solution.hessians == formed + (0 if reuse else 1)
+    for operator in operators.values():
+        assert np.allclose(operator, operator.T, atol=1e-12)
+        assert np.linalg.eigvalsh(operator).min() > 0
+    assert not np.allclose(operators[True], operators[False])  # an approximation, not the same operator
+
+
+@pytest.mark.parametrize("loss, jacobian, expected", [
+    ("softmax", "kaufman", "levenberg_marquardt"),
+    ("softmax", "golub-pereyra", "levenberg_marquardt"),
+    ("softmax", "none", "gauss_newton"),
+    ("mse", "kaufman", "gauss_newton"),
+])
+def test_varpro_chooses_damping_for_the_projected_cross_entropy_model(loss, jacobian, expected, monkeypatch):
+    import sys
+
+    module = sys.modules["nnlib.optim.varpro"]
+    called = {}
+    for name in ("gauss_newton", "levenberg_marquardt"):
+        solver = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _s=solver, _n=name, **k: called.update({_n: k}) or _s(*a, **k))
+    objective, theta, _ = problem(loss=loss, reg_W=1e-3)
+    result = varpro(objective, theta, max_iter=3, jacobian=jacobian)
+    assert list(called) == [expected] and result.n_iter == 3
+    if expected == "levenberg_marquardt":
+        assert called[expected]["inner"] == "cg"
+
+
+def test_varpro_reaches_a_lower_classification_loss_than_gauss_newton_in_as_many_iterations():
+    """Peaks, 5 classes: 15 outer iterations of variable projection (damped) against 15 of joint Gauss-Newton."""
+    rng = np.random.default_rng(1)
+    Y, C = peaks(400, rng, n_classes=5)
+    objective = SingleLayerObjective(Dense(2, 8, "tanh"), SoftmaxCrossEntropy(), Y, C, reg_theta=1e-4, reg_W=1e-4)
+    x0 = objective.init_params(rng)
+    projected = varpro(objective, x0, max_iter=15, cg_max_iter=10)
+    joint = gauss_newton(objective, x0, max_iter=15, cg_max_iter=10)
+    assert projected.loss < joint.loss

@@ -1,10 +1,12 @@
-"""Levenberg-Marquardt: Gauss-Newton with the dense matrix factorized and damping instead of a line search."""
+"""Levenberg-Marquardt: Gauss-Newton steps with damping instead of a line search (dense Cholesky or CG)."""
 
 import numpy as np
 import scipy.linalg
+from scipy.sparse.linalg import LinearOperator
 
 from ..threads import with_threads_by_size
-from ._checks import check_max_iter, check_open_unit
+from ._checks import check_max_iter, check_nonnegative, check_open_unit
+from .cg import conjugate_gradient
 from .descent import Step, descent_loop, descent_settings
 
 __all__ = [
@@ -25,15 +27,19 @@ def levenberg_marquardt(
     damping="levenberg",
     gtol_abs=1e-12,
     callback=None,
+    inner="direct",
+    cg_rtol=1e-1,
+    cg_max_iter=20,
 ):
     """Minimize ``objective`` by Gauss-Newton steps with Levenberg-Marquardt damping.
 
     Parameters
     ----------
     objective : object
-        Offers ``value(x)``, ``value_and_gradient(x)``,
-        ``gauss_newton_matrix(x)`` (the dense Gauss-Newton matrix: for few
-        parameters), ``n_params`` and ``work_units``.
+        Offers ``value(x)``, ``value_and_gradient(x)``, ``n_params``,
+        ``work_units`` and ``gauss_newton_matrix(x)`` (the dense Gauss-Newton
+        matrix: for few parameters) or, with ``inner="cg"``,
+        ``gauss_newton_operator(x)``.
     x0 : ndarray, shape (n_params,)
     max_iter : int, default 50
     gtol : float, default 1e-6
@@ -50,17 +56,27 @@ def levenberg_marquardt(
         Damped trial steps per iteration before giving up.
     damping : {"levenberg", "marquardt"}, default "levenberg"
         The damping matrix ``D`` is ``max(diag H) I`` (Levenberg) or
-        ``diag(H)`` (Marquardt, invariant to rescaling the unknowns).
+        ``diag(H)`` (Marquardt, invariant to rescaling the unknowns).  With
+        ``inner="cg"`` only Levenberg's, with ``D = s I`` and ``s`` the
+        curvature ``g^T H g / g^T g`` along the first gradient.
     gtol_abs : float, default 1e-12
         Absolute floor of the gradient test (round-off level).
     callback : callable, optional
         ``callback(x_k)`` after every iterate; return ``True`` to stop
         (``Status.CALLBACK``).  Its time is left out of ``history.time``.
+    inner : {"direct", "cg"}, default "direct"
+        Solve ``(H + lambda D) p = -g`` by Cholesky of the dense matrix, or
+        matrix-free by at most ``cg_max_iter`` CG steps to the relative
+        residual ``cg_rtol`` (for many unknowns, or an objective with only
+        ``gauss_newton_operator``).
+    cg_rtol, cg_max_iter : float, int, default 0.1, 20
+        The CG solve of ``inner="cg"``.
 
     Returns
     -------
     OptimizeResult
-        ``history.inner_iter`` holds the trials of each iteration.
+        ``history.inner_iter`` holds the trials of each iteration (the CG
+        steps of all its trials with ``inner="cg"``).
 
     Notes
     -----
@@ -75,17 +91,35 @@ def levenberg_marquardt(
     Gauss-Newton model is poor (e.g. nearly rank-deficient ``J``), which
     avoids long runs of tiny steps.  A trial costs one factorization of the
     small matrix and one evaluation of ``f``.
+
+    With ``inner="cg"`` the step is the CG iterate ``p`` of the damped system
+    from ``p = 0``; its residual is orthogonal to ``p``, so
+    ``p^T (H + lambda D) p = -g^T p`` and the predicted decrease is
+    ``-(g^T p)/2 + lambda p^T D p / 2`` without another product with ``H``.
+    A trial costs the CG steps (two passes each for a network) and one
+    evaluation of ``f``.  This is the globalization that suits a model which
+    underestimates the curvature: a line search shortens such a step along
+    its direction, the damping also turns it towards the gradient.
     """
+    if inner not in ("direct", "cg"):
+        raise ValueError(f"inner must be 'direct' or 'cg'; got {inner!r}")
     objective, x, max_iter, gtol, gtol_abs, target_loss = descent_settings(objective, x0, max_iter, gtol, gtol_abs,
                                                                            target_loss)
-    if not callable(getattr(objective, "gauss_newton_matrix", None)):
-        raise ValueError(
-            f"Levenberg-Marquardt needs objective.gauss_newton_matrix; {type(objective).__name__} has none"
-        )
     if damping not in ("levenberg", "marquardt"):
         raise ValueError(f"damping must be 'levenberg' or 'marquardt'; got {damping!r}")
     accept = check_open_unit(accept, "accept")
     max_trials = check_max_iter(max_trials, "max_trials")
+    if inner == "cg":
+        if damping == "marquardt":
+            raise ValueError("damping='marquardt' needs the diagonal of the dense matrix (inner='direct'); "
+                             "inner='cg' damps with a multiple of the identity (damping='levenberg')")
+        return _levenberg_marquardt_cg(objective, x, max_iter, gtol, gtol_abs, target_loss, accept, max_trials,
+                                       check_nonnegative(cg_rtol, "cg_rtol"), check_max_iter(cg_max_iter, "cg_max_iter"),
+                                       {} if coupling else {"coupling": False}, callback)
+    if not callable(getattr(objective, "gauss_newton_matrix", None)):
+        raise ValueError(
+            f"Levenberg-Marquardt needs objective.gauss_newton_matrix; {type(objective).__name__} has none"
+        )
     matrix_options = {} if coupling else {"coupling": False}
     lam, nu = 1e-6, 2.0  # start nearly at the Gauss-Newton step; raised only where it fails
 
@@ -114,6 +148,38 @@ def levenberg_marquardt(
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
                 return Step(x_new, float(np.linalg.norm(p)), trial)
+            lam, nu = max(lam, 1e-12) * nu, 2.0 * nu
+        return f"iteration {k}, {max_trials} damped trials (lambda = {lam:.3g})"
+
+    return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)
+
+
+def _levenberg_marquardt_cg(objective, x, max_iter, gtol, gtol_abs, target_loss, accept, max_trials, cg_rtol,
+                            cg_max_iter, operator_options, callback):
+    """The matrix-free variant of :func:`levenberg_marquardt` (``inner="cg"``, see its Notes)."""
+    if not callable(getattr(objective, "gauss_newton_operator", None)):
+        raise ValueError(f"Levenberg-Marquardt with inner='cg' needs objective.gauss_newton_operator; "
+                         f"{type(objective).__name__} has none")
+    lam, nu, scale = 1e-3, 2.0, None
+
+    def step(k, x, f, g, gnorm):
+        nonlocal lam, nu, scale
+        H = objective.gauss_newton_operator(x, **operator_options)
+        if scale is None:  # the curvature along the first gradient sets the units of the damping
+            scale = max(float(g @ (H @ g)) / gnorm**2, np.finfo(float).tiny)
+        cg_steps = 0
+        for trial in range(1, max_trials + 1):
+            shift = lam * scale
+            damped = LinearOperator(H.shape, matvec=lambda v, shift=shift: H @ v + shift * v, dtype=g.dtype)
+            solve = conjugate_gradient(damped, -g, rtol=cg_rtol, max_iter=cg_max_iter)
+            p, cg_steps = solve.x, cg_steps + solve.n_iter
+            predicted = 0.5 * (shift * float(p @ p) - float(g @ p))
+            f_new = objective.value(x + p)
+            if predicted > 0 and np.isfinite(f_new) and f_new < f and (f - f_new) >= accept * predicted:
+                rho = (f - f_new) / predicted
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+                return Step(x + p, float(np.linalg.norm(p)), cg_steps)
             lam, nu = max(lam, 1e-12) * nu, 2.0 * nu
         return f"iteration {k}, {max_trials} damped trials (lambda = {lam:.3g})"
 
