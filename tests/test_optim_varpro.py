@@ -307,7 +307,7 @@ def test_reused_hessian_saves_one_and_keeps_the_operator_symmetric_psd():
     for reuse in (False, True):
         reduced = ReducedObjective(objective, jacobian="kaufman", reuse_hessian=reuse)
         reduced.value_and_gradient(theta)
-        solution = reduced._solution(theta)
+        solution = reduced.inner_solution(theta)
         formed = solution.hessians
         operators[reuse] = reduced.gauss_newton_operator(theta) @ np.eye(theta.size)
         assert solution.hessians == formed + (0 if reuse else 1)

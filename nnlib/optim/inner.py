@@ -299,7 +299,9 @@ class SoftmaxNewton(_Softmax):
     gradient_norm : float
         ``||grad_W f(W)||`` at the returned ``W``.
     iterations : int
-
+        Newton (and chord) steps taken.
+    hessians : int
+        Hessians formed, also later by :meth:`hessian_solve`.
 
     Notes
     -----

@@ -291,6 +291,12 @@ class ReducedObjective:
         P /= P.sum(axis=0, keepdims=True)
         return (P - self.objective.C) @ Z.T / n + self.objective.reg_W * W
 
+    def inner_solution(self, theta):
+        """The accurate inner solve at ``theta`` (cached like :meth:`solve_W`): a
+        :mod:`nnlib.optim.inner` solution object, with ``W`` and, for the cross-entropy,
+        ``iterations``, ``hessians`` (formed) and ``gradient_norm``."""
+        return self._solution(theta)
+
     def solve_W(self, theta):
         """``W(theta) = argmin_W f(theta, W)`` (read-only, accurate to the inner tolerance).
 
