@@ -29,7 +29,9 @@ each seed and its test accuracy is recorded against work units and time::
 ``auto`` (default) factorizes the dense Gauss-Newton matrix and uses
 Levenberg-Marquardt damping (:func:`~nnlib.optim.levenberg_marquardt`) for least
 squares with at most 1000 unknowns, and runs matrix-free CG with a line search
-otherwise; ``varpro`` uses the full (Golub-Pereyra) reduced Jacobian unless
+otherwise (``varpro`` on the cross-entropy with a projected reduced Jacobian: matrix-free
+Levenberg-Marquardt, the rule of :func:`~nnlib.optim.varpro`; ``varpro-gn`` takes
+Gauss-Newton with a line search there too); ``varpro`` uses the full (Golub-Pereyra) reduced Jacobian unless
 ``--varpro-jacobian kaufman`` (or ``none``, or ``auto``: the rule of
 :func:`~nnlib.optim.varpro`, which drops the reduced Jacobian when ``W`` of
 the cross-entropy is solved by Newton-CG), and solves for ``W`` of the
@@ -96,7 +98,7 @@ __all__ = [
 ]
 
 #: Solver names accepted by ``--solver`` and ``--solvers``.
-SOLVERS = ("gn", "gn-blockdiag", "varpro", "varpro-steepest", "sgd", "adam", "steepest")
+SOLVERS = ("gn", "gn-blockdiag", "varpro", "varpro-gn", "varpro-steepest", "sgd", "adam", "steepest")
 #: Learning rate of the first-order solvers when ``--lr`` is not given.
 DEFAULT_LR = {"sgd": 1e-2, "adam": 1e-2}
 #: Solvers of the ``mnist1d`` and ``mnist1d-race`` commands.
@@ -166,6 +168,10 @@ def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None, callb
         return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss, cg_rtol=args.cg_rtol,
                       cg_max_iter=args.cg_max_iter, jacobian=args.varpro_jacobian, inner=args.varpro_inner,
                       callback=callback)
+    if name == "varpro-gn":  # the reduced problem by Gauss-Newton with a line search, whatever varpro's default
+        return varpro(objective, x0, outer="gauss_newton", max_iter=max_iter, target_loss=target_loss,
+                      cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, jacobian=args.varpro_jacobian,
+                      inner=args.varpro_inner, callback=callback)
     if name == "varpro-steepest":
         return varpro(objective, x0, outer="steepest", max_iter=max_iter, target_loss=target_loss, callback=callback)
     if name == "steepest":
@@ -259,6 +265,12 @@ def command_compare(args):
     final validation accuracy.  With least squares each solver stops at the loss
     target; with the cross-entropy each runs its budget, and an
     :class:`~nnlib.models.AccuracyMonitor` finds the first iterate reaching the accuracy.
+
+    With ``--repeat N`` every solver of ``--solvers`` runs ``N`` times from the same
+    start; its times (``wall_seconds``, ``time_to_target``, ``time_to_accuracy``, and the
+    speed-ups) are the medians, ``times`` lists the runs' wall times, and everything else
+    (iterations, work, losses: the same in every run) comes from the first run.  The
+    reference runs once: it is long, and its time varies less.
     """
     objective, x0, validation, rng = build_problem(args)
     reference = run_solver(args.reference_solver, objective, x0, rng, args, args.reference_iter)
@@ -266,6 +278,7 @@ def command_compare(args):
     classification = isinstance(objective.loss, SoftmaxCrossEntropy)
     target_accuracy = accuracy(objective, reference.x, *validation) if classification else None
     record = {
+        "command": getattr(args, "command_line", None),
         "problem": problem_record(args, objective),
         "threads": thread_settings(),
         "threads_in_solvers": threads_in_solvers(objective),
@@ -275,19 +288,29 @@ def command_compare(args):
         "solvers": [],
     }
     for name in args.solvers:
-        objective, x0, validation, rng = build_problem(args)  # fresh counters, same data and start
-        # the monitor measures the validation accuracy of every iterate, outside the solver's clock
-        monitor = AccuracyMonitor(objective, *validation) if classification else None
         budget = args.max_iter
         if name in ("sgd", "adam"):
             budget = args.reference_iter if args.first_order_iter is None else args.first_order_iter
-        result = run_solver(name, objective, x0, rng, args, budget, None if classification else target,
-                            callback=monitor)
-        entry = summarize(name, result, objective, validation, target, monitor, target_accuracy)
+        runs = []
+        for _ in range(args.repeat):
+            objective, x0, validation, rng = build_problem(args)  # fresh counters, same data and start
+            # the monitor measures the validation accuracy of every iterate, outside the solver's clock
+            monitor = AccuracyMonitor(objective, *validation) if classification else None
+            result = run_solver(name, objective, x0, rng, args, budget, None if classification else target,
+                                callback=monitor)
+            runs.append(summarize(name, result, objective, validation, target, monitor, target_accuracy))
+        entry = runs[0]
+        for key in ("wall_seconds", "time_to_target", "time_to_accuracy"):
+            if entry[key] is not None:
+                entry[key] = float(np.median([run[key] for run in runs]))
+        entry["times"] = [run["wall_seconds"] for run in runs]
         for key, time_key in (("speedup", "time_to_target"), ("speedup_accuracy", "time_to_accuracy")):
             reached = entry[time_key]
             entry[key] = None if reached is None else reference.wall_time / max(reached, 1e-12)
         record["solvers"].append(entry)
+    if args.no_history:
+        for entry in [record["reference"], *record["solvers"]]:
+            del entry["history"]
     return record
 
 
@@ -704,6 +727,10 @@ def make_parser():
     compare.add_argument("--solvers", nargs="+", choices=SOLVERS, default=["varpro", "gn"])
     compare.add_argument("--max-iter", type=_nonnegative_int, default=1000,
                          help="iteration budget of the compared second-order solvers")
+    compare.add_argument("--no-history", action="store_true",
+                         help="leave the per-iteration histories out of the JSON record (they are long for Adam)")
+    compare.add_argument("--repeat", type=_positive_int, default=1,
+                         help="runs of each compared solver; times are medians (the reference runs once)")
     compare.add_argument("--first-order-iter", type=_nonnegative_int, default=None,
                          help="iteration budget of compared sgd/adam (default: --reference-iter)")
 

@@ -26,6 +26,7 @@ from .cg import conjugate_gradient
 from .linesearch import armijo
 
 __all__ = [
+    "CHORD_CONTRACTION",
     "CholeskySolution",
     "SVDSolution",
     "SoftmaxNewton",
@@ -33,6 +34,11 @@ __all__ = [
     "softmax_hessian_W",
     "solve_least_squares",
 ]
+
+
+#: Default ``contraction`` of :class:`SoftmaxNewton`: a Hessian is kept for further (chord) steps
+#: while each step multiplies the gradient norm by at most this (see its parameters for the measurement).
+CHORD_CONTRACTION = 0.7
 
 
 def solve_least_squares(Z, C, shift, charge):
@@ -326,7 +332,8 @@ class SoftmaxNewton(_Softmax):
     solver's damping or line search checks.
     """
 
-    def __init__(self, Z, C, alpha, W0, gtol, max_iter, charge, damping=1e-3, max_trials=30, reuse=0.75, contraction=0.7,
+    def __init__(self, Z, C, alpha, W0, gtol, max_iter, charge, damping=1e-3, max_trials=30, reuse=0.75,
+                 contraction=CHORD_CONTRACTION,
                  hessian0=None, reuse_last=False):
         super().__init__(Z, C, alpha, charge)
         self.reuse_last = bool(reuse_last)
