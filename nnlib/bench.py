@@ -41,7 +41,7 @@ to time all solvers on one core alike.
 The JSON object of ``peaks`` has the keys ``problem``, ``solver``, ``settings``,
 ``train_loss`` (objective value: data loss plus regularization),
 ``train_data_loss``, ``val_loss``, ``val_accuracy`` (``null`` for regression),
-``n_iter``, ``work_units``, ``wall_seconds``, ``time_to_target`` and
+``n_iter``, ``work_units``, ``wall_seconds``, ``iterations_to_target``, ``time_to_target`` and
 ``work_to_target`` (``null`` without ``--target-loss`` or if never reached),
 ``success``, ``message`` and ``history`` (lists ``loss``, ``grad_norm``,
 ``step``, ``time``, ``work``, ``inner_iter``).
@@ -213,6 +213,8 @@ def summarize(name, result, objective, validation, target_loss=None, monitor=Non
         "n_iter": result.n_iter,
         "work_units": result.work_units,
         "wall_seconds": result.wall_time,
+        "iterations_to_target": reached,
+        "iterations_to_accuracy": accurate,
         "time_to_target": None if reached is None else history.time[reached],
         "work_to_target": None if reached is None else history.work[reached],
         "time_to_accuracy": None if accurate is None else history.time[accurate],
