@@ -7,8 +7,8 @@
 :func:`sgd`                 mini-batch SGD, optional momentum / Nesterov
 :func:`adam`                Adam
 :func:`gauss_newton`        matrix-free Gauss-Newton-CG (full or block-diagonal)
-:func:`levenberg_marquardt` dense Gauss-Newton matrix, factorized, with damping
-:func:`varpro`              variable projection: W eliminated, GN or SD in theta
+:func:`levenberg_marquardt` Gauss-Newton with damping: dense Cholesky or matrix-free CG
+:func:`varpro`              variable projection: W eliminated, GN, LM or SD in theta
 :func:`proximal_gradient`   proximal gradient (ISTA) for an l1 penalty
 :func:`soft_threshold`      the proximal map of the l1 norm
 =========================== ====================================================
