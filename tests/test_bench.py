@@ -12,8 +12,8 @@ from nnlib import bench
 TINY = ["--n-train", "60", "--n-val", "30", "--width", "4", "--max-iter", "3", "--json"]
 KEYS = {
     "threads", "threads_in_solvers", "problem", "solver", "settings", "train_loss", "train_data_loss", "val_loss", "val_accuracy", "n_iter",
-    "work_units", "wall_seconds", "iterations_to_target", "iterations_to_accuracy", "time_to_target", "work_to_target", "time_to_accuracy", "work_to_accuracy", "inner_work", "inner_iterations",
-    "status", "success", "message", "history",
+    "work_units", "wall_seconds", "iterations_to_target", "iterations_to_accuracy", "time_to_target", "work_to_target",
+    "time_to_accuracy", "work_to_accuracy", "inner_work", "inner_iterations", "status", "success", "message", "history",
 }
 
 

@@ -8,7 +8,7 @@ from nnlib import Dense, LeastSquares, LinearHeadObjective
 from nnlib.data import peaks
 from nnlib.layers import AppendOnes
 from nnlib.objective import SingleLayerObjective
-from nnlib.optim import OptimizeResult, Status, adam, gauss_newton, levenberg_marquardt, sgd, steepest_descent
+from nnlib.optim import OptimizeResult, Status, adam, conjugate_gradient, gauss_newton, levenberg_marquardt, sgd, steepest_descent
 
 
 class Quadratic:
@@ -287,7 +287,7 @@ def test_matrix_free_levenberg_marquardt_solves_a_quadratic():
                                  max_iter=20)
     assert result.success and result.n_iter <= 6
     assert np.allclose(result.x, x_star, rtol=1e-8)
-    assert all(n >= 1 for n in result.history.inner_iter[1:])  # CG steps of each iteration
+    assert all(n >= 1 for n in result.history.inner_iter[1:])  # products with H of each iteration
 
 
 def test_matrix_free_levenberg_marquardt_decreases_the_peaks_loss(peaks_problem):
@@ -320,3 +320,24 @@ def test_matrix_free_levenberg_marquardt_needs_the_operator():
 
     with pytest.raises(ValueError, match="needs objective.gauss_newton_operator"):
         levenberg_marquardt(ValueOnly(), np.ones(2), inner="cg")
+
+
+def test_shifted_lanczos_is_cg_for_every_shift_in_one_krylov_space():
+    from nnlib.optim.levenberg_marquardt import ShiftedLanczos
+
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 30)))
+    H = (Q * np.geomspace(1e-3, 10.0, 30)) @ Q.T
+    g = rng.standard_normal(30)
+    krylov = ShiftedLanczos(H, g, max_iter=30)
+    exact = krylov.solve(1e-2, rtol=1e-12)
+    assert np.allclose(exact, np.linalg.solve(H + 1e-2 * np.eye(30), -g), rtol=1e-8)
+    assert abs(exact @ (H + 1e-2 * np.eye(30)) @ exact + g @ exact) < 1e-10 * abs(g @ exact)
+    used = krylov.n_products
+    larger_shift = krylov.solve(1.0, rtol=1e-6)  # better conditioned: the space at hand suffices
+    assert krylov.n_products == used
+    assert np.allclose(larger_shift, np.linalg.solve(H + np.eye(30), -g), rtol=1e-6)
+    truncated = ShiftedLanczos(H, g, max_iter=4)
+    cg = conjugate_gradient(H + 0.5 * np.eye(30), -g, rtol=0.0, max_iter=4)
+    assert truncated.n_products == 0
+    assert np.allclose(truncated.solve(0.5, rtol=0.0), cg.x, rtol=1e-8) and truncated.n_products == 4

@@ -2,14 +2,13 @@
 
 import numpy as np
 import scipy.linalg
-from scipy.sparse.linalg import LinearOperator
 
 from ..threads import with_threads_by_size
 from ._checks import check_max_iter, check_nonnegative, check_open_unit
-from .cg import conjugate_gradient
 from .descent import Step, descent_loop, descent_settings
 
 __all__ = [
+    "ShiftedLanczos",
     "levenberg_marquardt",
 ]
 
@@ -75,8 +74,8 @@ def levenberg_marquardt(
     Returns
     -------
     OptimizeResult
-        ``history.inner_iter`` holds the trials of each iteration (the CG
-        steps of all its trials with ``inner="cg"``).
+        ``history.inner_iter`` holds the trials of each iteration (the
+        products with ``H`` with ``inner="cg"``).
 
     Notes
     -----
@@ -93,11 +92,14 @@ def levenberg_marquardt(
     small matrix and one evaluation of ``f``.
 
     With ``inner="cg"`` the step is the CG iterate ``p`` of the damped system
-    from ``p = 0``; its residual is orthogonal to ``p``, so
-    ``p^T (H + lambda D) p = -g^T p`` and the predicted decrease is
-    ``-(g^T p)/2 + lambda p^T D p / 2`` without another product with ``H``.
-    A trial costs the CG steps (two passes each for a network) and one
-    evaluation of ``f``.  This is the globalization that suits a model which
+    from ``p = 0``, computed for all trials of an iteration in one Krylov space
+    (:class:`ShiftedLanczos`: a rejected trial's larger ``lambda`` needs no new
+    product with ``H`` unless the space must grow to meet ``cg_rtol``); its
+    residual is orthogonal to ``p``, so ``p^T (H + lambda D) p = -g^T p`` and
+    the predicted decrease is ``-(g^T p)/2 + lambda p^T D p / 2`` without
+    another product with ``H``.  An iteration costs its products with ``H``
+    (two passes each for a network; at most ``cg_max_iter``) and one evaluation
+    of ``f`` per trial; ``history.inner_iter`` counts the products.  This is the globalization that suits a model which
     underestimates the curvature: a line search shortens such a step along
     its direction, the damping also turns it towards the gradient.
     """
@@ -154,6 +156,80 @@ def levenberg_marquardt(
     return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)
 
 
+class ShiftedLanczos:
+    """Solve ``(H + shift I) p = -g`` for any number of shifts in one Krylov space.
+
+    Parameters
+    ----------
+    H : LinearOperator or ndarray
+        Symmetric positive semi-definite, shape ``(n, n)``.
+    g : ndarray, shape (n,)
+        Nonzero right-hand side (the gradient).
+    max_iter : int
+        Largest dimension of the Krylov space (products with ``H``).
+
+    Attributes
+    ----------
+    n_products : int
+        Products with ``H`` so far, for all shifts together.
+
+    Notes
+    -----
+    The Krylov space ``span{g, H g, H^2 g, ...}`` is the same for every shifted
+    matrix ``H + shift I``, and so is the Lanczos basis ``V_k`` with
+    ``V_k^T H V_k = T_k`` tridiagonal.  The Galerkin solution in it,
+    ``p = V_k y`` with ``(T_k + shift I) y = -||g|| e_1``, is the ``k``-th CG
+    iterate for that shift, and its residual norm is ``beta_k |y_k|``
+    (Paige and Saunders, 1975).  A damped trial that is rejected, with a larger
+    shift next, therefore costs no new product unless the space must grow to
+    meet the tolerance.  The basis is reorthogonalized in full: it has at most
+    ``max_iter`` vectors of length ``n``, work that does not grow with the
+    number of examples.  As for CG from zero, ``p^T (H + shift I) p = -g^T p``.
+    """
+
+    def __init__(self, H, g, max_iter):
+        self.H, self.g = H, g
+        self.g_norm = float(np.linalg.norm(g))
+        self.max_iter = max(1, int(max_iter))
+        self.basis = [g / self.g_norm]
+        self.diagonal, self.off_diagonal = [], []
+        self.n_products = 0
+        self.invariant = False  # the space holds the exact solution for every shift
+
+    def _extend(self):
+        v = self.basis[-1]
+        w = self.H @ v
+        self.n_products += 1
+        self.diagonal.append(float(v @ w))
+        V = np.array(self.basis)
+        w = w - V.T @ (V @ w)
+        w = w - V.T @ (V @ w)  # twice is enough (Kahan, Parlett)
+        beta = float(np.linalg.norm(w))
+        if beta <= 1e-12 * max(abs(self.diagonal[-1]), self.g_norm, np.finfo(float).tiny) or len(self.basis) == len(w):
+            self.invariant = True
+        else:
+            self.off_diagonal.append(beta)
+            self.basis.append(w / beta)
+
+    def solve(self, shift, rtol):
+        """The Galerkin solution ``p`` for ``shift`` whose residual is at most ``rtol ||g||``
+        (or the best one in ``max_iter`` dimensions)."""
+        while True:
+            k = len(self.diagonal)
+            if k:
+                T = np.diag(np.array(self.diagonal) + shift)
+                beta = np.array(self.off_diagonal[: k - 1])
+                T[np.arange(k - 1), np.arange(1, k)] = beta
+                T[np.arange(1, k), np.arange(k - 1)] = beta
+                rhs = np.zeros(k)
+                rhs[0] = -self.g_norm
+                y = scipy.linalg.solve(T, rhs, assume_a="pos")
+                residual = 0.0 if self.invariant else self.off_diagonal[k - 1] * abs(y[-1])
+                if residual <= rtol * self.g_norm or k >= self.max_iter or self.invariant:
+                    return np.array(self.basis[:k]).T @ y
+            self._extend()
+
+
 def _levenberg_marquardt_cg(objective, x, max_iter, gtol, gtol_abs, target_loss, accept, max_trials, cg_rtol,
                             cg_max_iter, operator_options, callback):
     """The matrix-free variant of :func:`levenberg_marquardt` (``inner="cg"``, see its Notes)."""
@@ -167,19 +243,17 @@ def _levenberg_marquardt_cg(objective, x, max_iter, gtol, gtol_abs, target_loss,
         H = objective.gauss_newton_operator(x, **operator_options)
         if scale is None:  # the curvature along the first gradient sets the units of the damping
             scale = max(float(g @ (H @ g)) / gnorm**2, np.finfo(float).tiny)
-        cg_steps = 0
+        krylov = ShiftedLanczos(H, g, cg_max_iter)
         for trial in range(1, max_trials + 1):
             shift = lam * scale
-            damped = LinearOperator(H.shape, matvec=lambda v, shift=shift: H @ v + shift * v, dtype=g.dtype)
-            solve = conjugate_gradient(damped, -g, rtol=cg_rtol, max_iter=cg_max_iter)
-            p, cg_steps = solve.x, cg_steps + solve.n_iter
+            p = krylov.solve(shift, cg_rtol)
             predicted = 0.5 * (shift * float(p @ p) - float(g @ p))
             f_new = objective.value(x + p)
             if predicted > 0 and np.isfinite(f_new) and f_new < f and (f - f_new) >= accept * predicted:
                 rho = (f - f_new) / predicted
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
-                return Step(x + p, float(np.linalg.norm(p)), cg_steps)
+                return Step(x + p, float(np.linalg.norm(p)), krylov.n_products)
             lam, nu = max(lam, 1e-12) * nu, 2.0 * nu
         return f"iteration {k}, {max_trials} damped trials (lambda = {lam:.3g})"
 
