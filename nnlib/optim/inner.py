@@ -288,9 +288,10 @@ class SoftmaxNewton(_Softmax):
     contraction : float, default 0.7
         ... and while each step multiplies the gradient norm by at most this.
         Measured on peaks classification (5 classes, width 16, variable
-        projection, at most 5 CG steps, to Adam's validation accuracy, seeds 0-2): 0.25 needed
-        1230, 1717 and 1438 work units, 0.5 1176, 1711, 1358, 0.7 1104, 1665,
-        1325, 0.9 1336, 1665, 1306 (one more outer iteration on seed 0).
+        projection with at most 48 CG steps, work units to Adam's validation
+        accuracy, seeds 0-2): 0.25 needed 1132, 1524 and 1196, 0.5 1107, 1626,
+        1166, 0.7 1039, 1550, 1226, 0.9 1065, 1550, 1245; all within 4 % in
+        total, 0.7 the lowest.
     hessian0 : ndarray, optional
         A Hessian at a nearby point (of the last iterate's solve) to start with.
     reuse_last : bool, default False
