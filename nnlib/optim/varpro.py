@@ -559,7 +559,7 @@ def varpro(
     Levenberg-Marquardt damping turns the step towards the gradient instead of
     only shortening it: with at most 48 CG steps it needed less work to Adam's
     validation accuracy than the line search on all five seeds of
-    ``benchmarks/classification`` (half or less on three of them).  With
+    ``benchmarks/classification`` (about half or less on three of them).  With
     ``jacobian="none"`` the line search accepted the full step at every
     iteration on the same problem, so Gauss-Newton is kept there.
     """
