@@ -8,6 +8,7 @@
 :func:`adam`                Adam
 :func:`gauss_newton`        matrix-free Gauss-Newton-CG (full or block-diagonal)
 :func:`levenberg_marquardt` Gauss-Newton with damping: dense Cholesky or matrix-free CG
+:class:`ShiftedLanczos`     its CG solves for several damping values in one Krylov space
 :func:`varpro`              variable projection: W eliminated, GN, LM or SD in theta
 :func:`proximal_gradient`   proximal gradient (ISTA) for an l1 penalty
 :func:`soft_threshold`      the proximal map of the l1 norm
@@ -21,7 +22,7 @@ gradient norm, step, wall time and work units per iterate.
 from .adam import adam
 from .cg import CGResult, conjugate_gradient
 from .gauss_newton import gauss_newton
-from .levenberg_marquardt import levenberg_marquardt
+from .levenberg_marquardt import ShiftedLanczos, levenberg_marquardt
 from .linesearch import LineSearchResult, armijo
 from .proximal import proximal_gradient, soft_threshold
 from .result import History, OptimizeResult, Status
@@ -40,6 +41,7 @@ __all__ = [
     "adam",
     "gauss_newton",
     "levenberg_marquardt",
+    "ShiftedLanczos",
     "varpro",
     "ReducedObjective",
     "NEWTON_MAX_UNKNOWNS",
