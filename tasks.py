@@ -178,6 +178,11 @@ def main():
              "(also NNLIB_LATEST=1)",
     )
     args = parser.parse_args()
+    # Matplotlib's font cache (~/.cache/matplotlib) is shared by every environment of the user and
+    # records absolute paths of the fonts that ship inside matplotlib.  A cache written from another
+    # checkout's environment that has since been deleted makes every figure print "findfont"
+    # warnings to stderr, which strict nbval rejects: each checkout keeps its own, in .venv.
+    os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".venv" / "matplotlib"))
     if args.task == "lock":
         return lock()
     if args.task == "repository":  # only the standard library: no environment needed
