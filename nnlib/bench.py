@@ -161,17 +161,14 @@ def run_solver(name, objective, x0, rng, args, max_iter, target_loss=None, callb
             cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, inner=inner_solver(args, objective),
             callback=callback,
         )
-    if name == "varpro":
-        if inner_solver(args, objective) == "direct":
+    if name in ("varpro", "varpro-gn"):
+        if name == "varpro" and inner_solver(args, objective) == "direct":
             return varpro(objective, x0, outer="levenberg_marquardt", max_iter=max_iter, target_loss=target_loss,
                           jacobian=args.varpro_jacobian, callback=callback)
-        return varpro(objective, x0, max_iter=max_iter, target_loss=target_loss, cg_rtol=args.cg_rtol,
-                      cg_max_iter=args.cg_max_iter, jacobian=args.varpro_jacobian, inner=args.varpro_inner,
-                      callback=callback)
-    if name == "varpro-gn":  # the reduced problem by Gauss-Newton with a line search, whatever varpro's default
-        return varpro(objective, x0, outer="gauss_newton", max_iter=max_iter, target_loss=target_loss,
-                      cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter, jacobian=args.varpro_jacobian,
-                      inner=args.varpro_inner, callback=callback)
+        # varpro-gn: the reduced problem by Gauss-Newton with a line search, whatever varpro's default
+        return varpro(objective, x0, outer="gauss_newton" if name == "varpro-gn" else "auto", max_iter=max_iter,
+                      target_loss=target_loss, cg_rtol=args.cg_rtol, cg_max_iter=args.cg_max_iter,
+                      jacobian=args.varpro_jacobian, inner=args.varpro_inner, callback=callback)
     if name == "varpro-steepest":
         return varpro(objective, x0, outer="steepest", max_iter=max_iter, target_loss=target_loss, callback=callback)
     if name == "steepest":

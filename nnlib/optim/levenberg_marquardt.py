@@ -145,15 +145,22 @@ def levenberg_marquardt(
             predicted = -(float(g @ p) + 0.5 * float(p @ (H @ p)))
             x_new = x + p
             f_new = objective.value(x_new)
-            if predicted > 0 and np.isfinite(f_new) and f_new < f and (f - f_new) >= accept * predicted:
-                rho = (f - f_new) / predicted
-                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-                nu = 2.0
+            accepted, lam, nu = _judge_trial(f, f_new, predicted, accept, lam, nu)
+            if accepted:
                 return Step(x_new, float(np.linalg.norm(p)), trial)
-            lam, nu = max(lam, 1e-12) * nu, 2.0 * nu
         return f"iteration {k}, {max_trials} damped trials (lambda = {lam:.3g})"
 
     return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)
+
+
+def _judge_trial(f, f_new, predicted, accept, lam, nu):
+    """``(accepted, lambda, nu)`` after a damped trial: accepted when the ratio ``rho`` of actual to
+    predicted decrease is at least ``accept``, then ``lambda`` shrinks by Nielsen's factor
+    ``max(1/3, 1 - (2 rho - 1)^3)``; otherwise it grows by ``nu``, and ``nu`` doubles."""
+    if predicted > 0 and np.isfinite(f_new) and f_new < f and (f - f_new) >= accept * predicted:
+        rho = (f - f_new) / predicted
+        return True, lam * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 2.0
+    return False, max(lam, 1e-12) * nu, 2.0 * nu
 
 
 class ShiftedLanczos:
@@ -249,12 +256,9 @@ def _levenberg_marquardt_cg(objective, x, max_iter, gtol, gtol_abs, target_loss,
             p = krylov.solve(shift, cg_rtol)
             predicted = 0.5 * (shift * float(p @ p) - float(g @ p))
             f_new = objective.value(x + p)
-            if predicted > 0 and np.isfinite(f_new) and f_new < f and (f - f_new) >= accept * predicted:
-                rho = (f - f_new) / predicted
-                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-                nu = 2.0
+            accepted, lam, nu = _judge_trial(f, f_new, predicted, accept, lam, nu)
+            if accepted:
                 return Step(x + p, float(np.linalg.norm(p)), krylov.n_products)
-            lam, nu = max(lam, 1e-12) * nu, 2.0 * nu
         return f"iteration {k}, {max_trials} damped trials (lambda = {lam:.3g})"
 
     return descent_loop(objective, x, max_iter, gtol, gtol_abs, target_loss, step, callback)
